@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from smpp.constants import CommandStatus
 
-__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]
+__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError", "UnparsableBodyError"]
 
 
 class ProtocolError(Exception):
@@ -47,3 +47,23 @@ class RemoteProtocolError(ProtocolError):
     ) -> None:
         super().__init__(msg, command_status_hint)
         self.fatal = fatal
+
+
+class UnparsableBodyError(RemoteProtocolError):
+    """A PDU whose header was readable but whose body was not.
+
+    Framing is intact, so the session answers (generic_nack, or the request's own _resp with
+    ``command_status_hint``) and carries on. The header fields say whom to answer.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        command_status_hint: CommandStatus,
+        *,
+        command_id: int,
+        sequence_number: int,
+    ) -> None:
+        super().__init__(msg, command_status_hint)
+        self.command_id = command_id
+        self.sequence_number = sequence_number

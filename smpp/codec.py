@@ -1,0 +1,139 @@
+"""Bytes to frames and frames to bytes, with no I/O.
+
+Framing has three outcomes (style guide item 2):
+
+* not enough bytes yet: ``FrameReader.next_raw()`` returns None;
+* ``command_length`` below 16 or above the configured maximum: ``RemoteProtocolError`` with
+  ``fatal=True``, decided from the first four octets alone, before the body is buffered;
+* a readable header with a bad body: ``UnparsableBodyError`` carrying the header fields and
+  the command_status to answer with; the stream stays in sync.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import msgspec
+
+from smpp._compile import compile_codecs
+from smpp.constants import (
+    DEFAULT_MAX_PDU_SIZE,
+    GENERIC_NACK_BIT,
+    HEADER_SIZE,
+    CommandId,
+    CommandStatus,
+)
+from smpp.errors import LocalProtocolError, RemoteProtocolError, UnparsableBodyError
+from smpp.pdu import PDU_CLASSES, Pdu
+
+__all__ = ["Frame", "FrameReader", "decode_pdu", "encode_pdu"]
+
+_HEADER: Final = struct.Struct(">IIII")
+_LENGTH: Final = struct.Struct(">I")
+_DECODERS, _ENCODERS = compile_codecs()
+_CLASSES: Final[dict[int, type[Pdu]]] = {int(k): v for k, v in PDU_CLASSES.items()}
+
+
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """One PDU with its header fields."""
+
+    command_id: int
+    command_status: int
+    sequence_number: int
+    pdu: Pdu
+
+
+def encode_pdu(pdu: Pdu, sequence_number: int, command_status: int = 0) -> bytes:
+    """The wire form of ``pdu``, header included.
+
+    Raises:
+        LocalProtocolError: a field does not fit its wire type (too long, out of range).
+    """
+    body = _ENCODERS[pdu.command_id](pdu)
+    try:
+        header = _HEADER.pack(
+            HEADER_SIZE + len(body), pdu.command_id, command_status, sequence_number
+        )
+    except struct.error as exc:
+        raise LocalProtocolError(f"header: {exc}") from exc
+    return header + body
+
+
+def decode_pdu(data: bytes) -> Frame:
+    """Decode one complete PDU (``len(data)`` must equal its command_length).
+
+    Raises:
+        UnparsableBodyError: the body is not what the command_id requires.
+    """
+    length, command_id, status, sequence = _HEADER.unpack_from(data, 0)
+    decoder = _DECODERS.get(command_id)
+    if decoder is None:
+        raise UnparsableBodyError(
+            f"unknown command_id 0x{command_id:08X}",
+            CommandStatus.ESME_RINVCMDID,
+            command_id=command_id,
+            sequence_number=sequence,
+        )
+    if length == HEADER_SIZE and command_id & GENERIC_NACK_BIT:
+        # A response that carries an error may omit its body (§3.2, e.g. submit_sm_resp).
+        return Frame(command_id, status, sequence, _CLASSES[command_id]())
+    try:
+        pdu = decoder(data, HEADER_SIZE, length)
+    except RemoteProtocolError as exc:
+        raise UnparsableBodyError(
+            f"{CommandId(command_id).name.lower()}: {exc}",
+            exc.command_status_hint,
+            command_id=command_id,
+            sequence_number=sequence,
+        ) from None
+    return Frame(command_id, status, sequence, pdu)
+
+
+class FrameReader:
+    """Buffers received bytes and cuts them into whole PDUs.
+
+    Args:
+        max_pdu_size: the largest command_length accepted; a larger one is refused as
+            soon as its first four octets arrive, without buffering the body.
+    """
+
+    def __init__(self, max_pdu_size: int = DEFAULT_MAX_PDU_SIZE) -> None:
+        if max_pdu_size < HEADER_SIZE:
+            raise ValueError(f"max_pdu_size {max_pdu_size} < {HEADER_SIZE}")
+        self.max_pdu_size = max_pdu_size
+        self._buf = bytearray()
+        self._pos = 0
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """Octets received but not yet cut into a PDU."""
+        return len(self._buf) - self._pos
+
+    def next_raw(self) -> bytes | None:
+        """The next whole PDU's bytes, or None if more bytes are needed.
+
+        Raises:
+            RemoteProtocolError: (fatal) command_length below 16 or above the maximum.
+        """
+        buf, pos = self._buf, self._pos
+        available = len(buf) - pos
+        if available < 4:
+            return None
+        (length,) = _LENGTH.unpack_from(buf, pos)
+        if length < HEADER_SIZE or length > self.max_pdu_size:
+            bound = f"< {HEADER_SIZE}" if length < HEADER_SIZE else f"> {self.max_pdu_size}"
+            raise RemoteProtocolError(
+                f"command_length {length} {bound}", CommandStatus.ESME_RINVCMDLEN, fatal=True
+            )
+        if available < length:
+            return None
+        self._pos = pos + length
+        return bytes(buf[pos : pos + length])
