@@ -33,6 +33,7 @@ _HEADER: Final = struct.Struct(">IIII")
 _LENGTH: Final = struct.Struct(">I")
 _DECODERS, _ENCODERS = compile_codecs()
 _CLASSES: Final[dict[int, type[Pdu]]] = {int(k): v for k, v in PDU_CLASSES.items()}
+_EMPTY: Final[dict[int, Pdu]] = {k: cls() for k, cls in _CLASSES.items()}
 
 
 class Frame(msgspec.Struct, frozen=True, gc=False):
@@ -50,11 +51,15 @@ def encode_pdu(pdu: Pdu, sequence_number: int, command_status: int = 0) -> bytes
     Raises:
         LocalProtocolError: a field does not fit its wire type (too long, out of range).
     """
-    body = _ENCODERS[pdu.command_id](pdu)
+    cid = pdu.command_id
+    if command_status and cid & GENERIC_NACK_BIT and pdu == _EMPTY[cid]:
+        # "The body is not returned if the command_status field contains a non-zero
+        # value" (§4.1.2, §4.4.2 and the other *_resp sections).
+        body = b""
+    else:
+        body = _ENCODERS[cid](pdu)
     try:
-        header = _HEADER.pack(
-            HEADER_SIZE + len(body), pdu.command_id, command_status, sequence_number
-        )
+        header = _HEADER.pack(HEADER_SIZE + len(body), cid, command_status, sequence_number)
     except struct.error as exc:
         raise LocalProtocolError(f"header: {exc}") from exc
     return header + body
@@ -105,7 +110,7 @@ class FrameReader:
         self._buf = bytearray()
         self._pos = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Append received bytes."""
         if self._pos:
             del self._buf[: self._pos]

@@ -131,6 +131,11 @@ class Tlv(msgspec.Struct, frozen=True, gc=False):
                 raise TypeError(f"expected bytes, got {type(value).__name__}")
         except (TypeError, OverflowError, UnicodeEncodeError) as exc:
             raise LocalProtocolError(f"TLV 0x{tag:04X}: {exc}") from exc
+        spec = TLV_TYPES.get(tag)
+        if spec is not None and not spec[1] <= len(raw) <= spec[2]:
+            raise LocalProtocolError(
+                f"TLV 0x{tag:04X}: value length {len(raw)} outside {spec[1]}..{spec[2]}"
+            )
         return cls(tag, raw)
 
 

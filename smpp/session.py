@@ -1,0 +1,268 @@
+"""One SMPP session, both roles, no I/O and no clock (the h11 pattern).
+
+Bytes in: ``receive_data(data)`` buffers, ``next_event()`` returns one event or ``NEED_DATA``;
+``receive_data(b"")`` means EOF. Bytes out: ``send(pdu, now)`` assigns the sequence number,
+records the request in the window and returns the bytes to write; ``respond(event, ...)``
+answers a request; ``reject(event)`` answers a PDU we could not take. Time is passed in as
+``now`` by the caller, so timeouts are decided by ``expire(now)`` and are testable on a fake
+clock.
+
+The session owns the window: every response is paired with its request here, so callers
+never match sequence numbers themselves (style guide item 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from smpp.codec import FrameReader, decode_pdu, encode_pdu
+from smpp.constants import (
+    DEFAULT_MAX_PDU_SIZE,
+    MAX_SEQUENCE,
+    REQUESTS_WITHOUT_RESPONSE,
+    CommandId,
+    CommandStatus,
+)
+from smpp.errors import LocalProtocolError, UnparsableBodyError
+from smpp.events import (
+    NEED_DATA,
+    ConnectionClosed,
+    Event,
+    NeedData,
+    PduRejected,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    UnexpectedResponse,
+)
+from smpp.pdu import PDU_CLASSES, GenericNack, Pdu
+from smpp.state import ALLOWED, BIND_STATES, Role, SessionState
+
+__all__ = ["Session"]
+
+_RESPONSE_BIT = 0x80000000
+_BIND_RESPONSES = {cid.response_id: state for cid, state in BIND_STATES.items()}
+
+
+class Session:
+    """The protocol state of one connection.
+
+    Args:
+        role: ESME (we bind) or MC (we accept binds).
+        window: the most requests we may have outstanding; ``send`` refuses more.
+        max_pdu_size: larger command_length values from the peer close the connection.
+    """
+
+    def __init__(
+        self, role: Role, *, window: int = 64, max_pdu_size: int = DEFAULT_MAX_PDU_SIZE
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        self.role = role
+        self.window = window
+        self.state = SessionState.OPEN
+        self._reader = FrameReader(max_pdu_size)
+        self._eof = False
+        self._closed_reported = False
+        self._next_seq = 1
+        self._pending: dict[int, tuple[Pdu, float]] = {}
+        self._unanswered: dict[int, int] = {}
+        self._set_state(SessionState.OPEN)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _set_state(self, state: SessionState) -> None:
+        self.state = state
+        self._we_may_send = ALLOWED[(self.role, state)]
+        self._peer_may_send = ALLOWED[(self.role.peer, state)]
+
+    def is_bound(self) -> bool:
+        return self.state.is_bound
+
+    @property
+    def in_flight(self) -> int:
+        """Our requests still waiting for their response."""
+        return len(self._pending)
+
+    @property
+    def unanswered(self) -> int:
+        """The peer's requests we have not answered yet."""
+        return len(self._unanswered)
+
+    def can_send(self) -> bool:
+        """True when the window has a free slot."""
+        return len(self._pending) < self.window
+
+    def outstanding(self) -> Iterator[tuple[int, Pdu, float]]:
+        """Our unanswered requests as (sequence_number, pdu, sent_at), oldest first."""
+        for seq, (pdu, sent_at) in self._pending.items():
+            yield seq, pdu, sent_at
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send(self, pdu: Pdu, now: float = 0.0) -> bytes:
+        """Encode a request, assign its sequence number and take a window slot.
+
+        Raises:
+            LocalProtocolError: not allowed in this state, or the window is full.
+        """
+        cid = pdu.command_id
+        if cid not in self._we_may_send:
+            raise LocalProtocolError(
+                f"can't send {cid.name.lower()} in state {self.state.name} as {self.role.name}",
+                CommandStatus.ESME_RINVBNDSTS,
+            )
+        expects_response = cid not in REQUESTS_WITHOUT_RESPONSE
+        if expects_response and len(self._pending) >= self.window:
+            raise LocalProtocolError(f"window full: {len(self._pending)} requests outstanding")
+        seq = self._allocate_sequence()
+        data = encode_pdu(pdu, seq)
+        if expects_response:
+            self._pending[seq] = (pdu, now)
+        if cid == CommandId.UNBIND:
+            self._set_state(SessionState.UNBINDING)
+        return data
+
+    def _allocate_sequence(self) -> int:
+        seq = self._next_seq
+        while seq in self._pending:
+            seq = seq + 1 if seq < MAX_SEQUENCE else 1
+        self._next_seq = seq + 1 if seq < MAX_SEQUENCE else 1
+        return seq
+
+    def respond(self, request: RequestReceived, pdu: Pdu | None = None, status: int = 0) -> bytes:
+        """Answer ``request``; ``pdu`` defaults to the empty response of the right type."""
+        req_cid = request.pdu.command_id
+        if self._unanswered.pop(request.sequence_number, None) is None:
+            raise LocalProtocolError(
+                f"{req_cid.name.lower()} #{request.sequence_number} is not awaiting an answer"
+            )
+        resp_cid = req_cid.response_id
+        if pdu is None:
+            pdu = PDU_CLASSES[resp_cid]()
+        elif pdu.command_id != resp_cid:
+            raise LocalProtocolError(
+                f"{pdu.command_id.name.lower()} does not answer {req_cid.name.lower()}"
+            )
+        data = encode_pdu(pdu, request.sequence_number, status)
+        if status == 0 and self.role is Role.MC and req_cid in BIND_STATES:
+            self._set_state(BIND_STATES[req_cid])
+        elif req_cid == CommandId.UNBIND:
+            self._set_state(SessionState.CLOSED)
+        return data
+
+    def reject(self, event: PduRejected) -> bytes:
+        """The answer to a rejected PDU: its own _resp for a known request, else generic_nack.
+
+        Responses are never answered (returns b"").
+        """
+        cid = event.command_id
+        if cid & _RESPONSE_BIT:
+            return b""
+        self._unanswered.pop(event.sequence_number, None)
+        if cid in PDU_CLASSES and cid not in REQUESTS_WITHOUT_RESPONSE:
+            resp = PDU_CLASSES[CommandId(cid).response_id]()
+        else:
+            resp = GenericNack()
+        return encode_pdu(resp, event.sequence_number, event.command_status)
+
+    def enquire_link_due(self) -> bool:
+        """Whether an enquire_link may be sent now (bound, or OPEN, and a slot free)."""
+        return CommandId.ENQUIRE_LINK in self._we_may_send and self.can_send()
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        """Feed received bytes; ``b""`` means the peer closed the connection."""
+        if data:
+            self._reader.feed(data)
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or NEED_DATA when no whole PDU is buffered.
+
+        Raises:
+            RemoteProtocolError: framing is lost (bad command_length); close the connection.
+        """
+        raw = self._reader.next_raw()
+        if raw is None:
+            if self._eof and not self._closed_reported:
+                self._closed_reported = True
+                self._set_state(SessionState.CLOSED)
+                return ConnectionClosed()
+            return NEED_DATA
+        try:
+            frame = decode_pdu(raw)
+        except UnparsableBodyError as exc:
+            request = None
+            if exc.command_id & _RESPONSE_BIT:
+                entry = self._pending.pop(exc.sequence_number, None)
+                request = entry[0] if entry else None
+            return PduRejected(
+                exc.command_id, exc.sequence_number, exc.command_status_hint, str(exc), request
+            )
+        cid = frame.command_id
+        if cid & _RESPONSE_BIT:
+            return self._on_response(frame.sequence_number, frame.pdu, frame.command_status)
+        if cid not in self._peer_may_send:
+            return self._refuse(cid, frame.sequence_number)
+        if cid not in REQUESTS_WITHOUT_RESPONSE:
+            self._unanswered[frame.sequence_number] = cid
+        if cid == CommandId.UNBIND:
+            self._set_state(SessionState.UNBINDING)
+        return RequestReceived(frame.sequence_number, frame.pdu)
+
+    def _refuse(self, cid: int, seq: int) -> PduRejected:
+        if cid in BIND_STATES and self.state.is_bound:
+            status = CommandStatus.ESME_RALYBND
+        else:
+            status = CommandStatus.ESME_RINVBNDSTS
+        name = CommandId(cid).name.lower()
+        return PduRejected(
+            cid,
+            seq,
+            status,
+            f"{name} not allowed in state {self.state.name} from {self.role.peer.name}",
+        )
+
+    def _on_response(
+        self, seq: int, pdu: Pdu, status: int
+    ) -> ResponseReceived | UnexpectedResponse:
+        entry = self._pending.get(seq)
+        if entry is None:
+            return UnexpectedResponse(seq, pdu, status)
+        request, sent_at = entry
+        if not isinstance(pdu, GenericNack) and pdu.command_id != request.command_id.response_id:
+            # A response of the wrong type for this sequence number: not an answer to it.
+            return UnexpectedResponse(seq, pdu, status)
+        del self._pending[seq]
+        cid = pdu.command_id
+        if cid in _BIND_RESPONSES and status == 0 and self.role is Role.ESME:
+            self._set_state(_BIND_RESPONSES[cid])
+        elif cid == CommandId.UNBIND_RESP:
+            self._set_state(SessionState.CLOSED)
+        return ResponseReceived(seq, request, pdu, status, sent_at)
+
+    def expire(self, now: float, timeout: float) -> list[RequestTimedOut]:
+        """Give up on requests sent more than ``timeout`` seconds before ``now``."""
+        expired: list[RequestTimedOut] = []
+        for seq, (pdu, sent_at) in self._pending.items():
+            if now - sent_at < timeout:
+                break
+            expired.append(RequestTimedOut(seq, pdu, sent_at))
+        for event in expired:
+            del self._pending[event.sequence_number]
+        return expired
+
+    def oldest_sent_at(self) -> float | None:
+        """When the oldest outstanding request was sent, or None."""
+        for _, sent_at in self._pending.values():
+            return sent_at
+        return None
+
+    def abandon_outstanding(self) -> list[tuple[int, Pdu, float]]:
+        """Drop every outstanding request (the connection is gone); their outcome is unknown."""
+        dropped = [(seq, pdu, sent_at) for seq, (pdu, sent_at) in self._pending.items()]
+        self._pending.clear()
+        return dropped

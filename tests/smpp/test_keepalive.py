@@ -1,0 +1,47 @@
+"""enquire_link and inactivity decisions as functions of now."""
+
+from __future__ import annotations
+
+from smpp.keepalive import Close, Keepalive, SendEnquireLink
+
+
+def test_probe_after_interval_of_silence() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=5.0)
+    assert ka.tick(29.9) is None
+    assert ka.next_deadline() == 30.0
+    assert ka.tick(30.0) == SendEnquireLink()
+    # Only one probe at a time.
+    assert ka.tick(31.0) is None
+    assert ka.next_deadline() == 35.0
+
+
+def test_traffic_postpones_the_probe() -> None:
+    ka = Keepalive(0.0, interval=30.0)
+    ka.received(20.0)
+    assert ka.tick(30.0) is None
+    assert ka.next_deadline() == 50.0
+
+
+def test_unanswered_probe_closes() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=5.0)
+    assert ka.tick(30.0) == SendEnquireLink()
+    action = ka.tick(35.0)
+    assert isinstance(action, Close)
+    assert "unanswered" in action.reason
+
+
+def test_answered_probe_rearms() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=5.0)
+    ka.tick(30.0)
+    ka.probe_answered(31.0)
+    assert ka.tick(35.0) is None
+    assert ka.tick(61.0) == SendEnquireLink()
+
+
+def test_inactivity_timeout_closes() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=100.0, inactivity_timeout=45.0)
+    assert ka.tick(30.0) == SendEnquireLink()
+    assert ka.next_deadline() == 45.0
+    action = ka.tick(45.0)
+    assert isinstance(action, Close)
+    assert "nothing received" in action.reason
