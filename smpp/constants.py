@@ -60,8 +60,15 @@ class CommandId(IntEnum):
     @property
     def response_id(self) -> CommandId:
         """The command_id of the response to this request."""
-        return CommandId(self | GENERIC_NACK_BIT)
+        return RESPONSE_ID[self]
 
+
+RESPONSE_ID: dict[int, CommandId] = {
+    c: CommandId(c | GENERIC_NACK_BIT)
+    for c in CommandId
+    if not c & GENERIC_NACK_BIT and c | GENERIC_NACK_BIT in CommandId._value2member_map_
+}
+"""Request command_id -> its response's command_id (a dict: this is on the hot path)."""
 
 REQUESTS_WITHOUT_RESPONSE = frozenset({CommandId.OUTBIND, CommandId.ALERT_NOTIFICATION})
 """outbind and alert_notification are never answered (§4.1.7, §4.12)."""

@@ -44,6 +44,8 @@ __all__ = [
     "ConnectionLost",
     "InboundRequest",
     "LinkOptions",
+    "Outcome",
+    "ResponseCallback",
     "ResponseTimeout",
     "connect",
     "open_connection",
@@ -71,12 +73,22 @@ class BindError(Exception):
         self.status = status
 
 
+Outcome = ResponseReceived | BaseException
+ResponseCallback = Callable[[Outcome], None]
+
+
 class _Waiter:
+    """A callback that wakes one awaiting task."""
+
     __slots__ = ("event", "result")
 
     def __init__(self) -> None:
         self.event = trio.Event()
-        self.result: ResponseReceived | BaseException | None = None
+        self.result: Outcome | None = None
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.result = outcome
+        self.event.set()
 
 
 class InboundRequest:
@@ -118,8 +130,8 @@ class Connection:
         self.response_timeout = response_timeout
         self.keepalive = keepalive
         self._handler = handler
-        self._slots = trio.Semaphore(session.window)
-        self._waiters: dict[int, _Waiter] = {}
+        self._callbacks: dict[int, ResponseCallback] = {}
+        self._slot_lot = trio.lowlevel.ParkingLot()
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
@@ -145,29 +157,49 @@ class Connection:
             ConnectionLost: the connection ended first (outcome unknown).
             ResponseTimeout: no response within ``response_timeout`` (outcome unknown).
         """
-        async with self._slots:
-            waiter = self._send_request(pdu)
-            await waiter.event.wait()
+        waiter = _Waiter()
+        await self.send(pdu, waiter)
+        await waiter.event.wait()
         if isinstance(waiter.result, BaseException):
             raise waiter.result
         assert waiter.result is not None
         return waiter.result
 
-    def _send_request(self, pdu: Pdu) -> _Waiter:
+    async def send(self, pdu: Pdu, on_done: ResponseCallback) -> None:
+        """Wait for a free window slot, then send ``pdu``; ``on_done`` gets the outcome.
+
+        The callback runs in the reader task, once: with the ResponseReceived, or with
+        ConnectionLost / ResponseTimeout / RemoteProtocolError. It must not block. This is
+        the high-throughput path: no task switch per request.
+        """
+        while not self.session.can_send():
+            if self.closed:
+                raise ConnectionLost(self.close_reason or "connection closed")
+            await self._slot_lot.park()
+        self.send_now(pdu, on_done)
+
+    def send_now(self, pdu: Pdu, on_done: ResponseCallback) -> None:
+        """Send ``pdu`` if a window slot is free (check ``can_send()`` first).
+
+        Raises:
+            ConnectionLost: the connection is closed.
+            LocalProtocolError: the window is full, or the state forbids this request.
+        """
         if self.closed:
             raise ConnectionLost(self.close_reason or "connection closed")
         now = trio.current_time()
         was_idle = self.session.in_flight == 0
         data = self.session.send(pdu, now)
-        seq = int.from_bytes(data[12:16], "big")
-        waiter = _Waiter()
-        self._waiters[seq] = waiter
+        self._callbacks[int.from_bytes(data[12:16], "big")] = on_done
         self._queue(data)
         if was_idle and self._timer_scope is not None:
             self._timer_scope.deadline = min(
                 self._timer_scope.deadline, now + self.response_timeout
             )
-        return waiter
+
+    def can_send(self) -> bool:
+        """True when a request can go out now without waiting."""
+        return not self.closed and self.session.can_send()
 
     def send_nowait(self, pdu: Pdu) -> None:
         """Send a request that gets no response (outbind, alert_notification)."""
@@ -257,15 +289,15 @@ class Connection:
         if event.request is not None:
             self._settle(event.sequence_number, RemoteProtocolError(event.reason))
 
-    def _settle(self, seq: int, result: ResponseReceived | BaseException) -> None:
-        if isinstance(result, ResponseReceived) and result.request.command_id == (
-            CommandId.ENQUIRE_LINK
+    def _settle(self, seq: int, outcome: Outcome) -> None:
+        callback = self._callbacks.pop(seq, None)
+        self._slot_lot.unpark()
+        if isinstance(outcome, ResponseReceived) and (
+            outcome.request.command_id == CommandId.ENQUIRE_LINK
         ):
             self.keepalive.probe_answered(trio.current_time())
-        waiter = self._waiters.pop(seq, None)
-        if waiter is not None:
-            waiter.result = result
-            waiter.event.set()
+        if callback is not None:
+            callback(outcome)
 
     # --- timers ------------------------------------------------------------------------------
 
@@ -320,12 +352,12 @@ class Connection:
             return
         self.closed = True
         self.close_reason = self.close_reason or "closed"
-        lost = ConnectionLost(self.close_reason)
-        for seq, waiter in list(self._waiters.items()):
-            waiter.result = lost
-            waiter.event.set()
-            del self._waiters[seq]
+        callbacks = list(self._callbacks.values())
+        self._callbacks.clear()
         self.session.abandon_outstanding()
+        for callback in callbacks:
+            callback(ConnectionLost(self.close_reason))
+        self._slot_lot.unpark_all()
         self._inbound_send.close()
         self._drained.unpark_all()
 
