@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -139,29 +139,32 @@ class Tlv(msgspec.Struct, frozen=True, gc=False):
         return cls(tag, raw)
 
 
-def decode_tlvs(data: bytes, pos: int, end: int) -> tuple[Tlv, ...]:
+def decode_tlvs(
+    data: bytes, pos: int, end: int, _unpack: Any = _TL.unpack_from, _tlv: type[Tlv] = Tlv
+) -> tuple[Tlv, ...]:
     """Parse the TLV stream in ``data[pos:end]``; it must end exactly at ``end``.
 
     Raises:
         RemoteProtocolError: ESME_RINVOPTPARSTREAM for a truncated header or value.
     """
     out: list[Tlv] = []
-    unpack = _TL.unpack_from
+    append = out.append
     while pos < end:
         if pos + 4 > end:
             raise RemoteProtocolError(
                 f"TLV header truncated: {end - pos} octets left, need 4",
                 CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        tag, length = unpack(data, pos)
+        tag, length = _unpack(data, pos)
         pos += 4
-        if pos + length > end:
+        nxt = pos + length
+        if nxt > end:
             raise RemoteProtocolError(
                 f"TLV 0x{tag:04X} length {length} exceeds the {end - pos} octets left",
                 CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        out.append(Tlv(tag, data[pos : pos + length]))
-        pos += length
+        append(_tlv(tag, data[pos:nxt]))
+        pos = nxt
     return tuple(out)
 
 
