@@ -141,8 +141,8 @@ def _encode_unsuccess(smes: tuple[Any, ...]) -> bytes:
 
 def _encode_cstr(value: str, field: str, spec: COctet) -> bytes:
     raw = value.encode("latin-1")
-    if len(raw) >= spec.max_size:
-        raise LocalProtocolError(f"{field}: {len(raw)} octets > {spec.max_size - 1}")
+    if len(raw) >= spec.max_size or 0 in raw:
+        raise LocalProtocolError(f"{field}: {len(raw)} octets (max {spec.max_size - 1}, no NUL)")
     return raw + b"\0"
 
 
@@ -238,8 +238,9 @@ def _encoder_source(cid: CommandId, has_tlvs: bool) -> str:
         if isinstance(kind, COctet):
             lines += [
                 f"        f_{name} = p.{name}.encode('latin-1')",
-                f"        if len(f_{name}) >= {kind.max_size}: raise _LPE(",
-                f"            f'{name}: {{len(f_{name})}} octets > {kind.max_size - 1}')",
+                f"        if len(f_{name}) >= {kind.max_size} or 0 in f_{name}: raise _LPE(",
+                f"            f'{name}: {{len(f_{name})}} octets "
+                f"(max {kind.max_size - 1}, no NUL)')",
             ]
             parts += [f"f_{name}", "b'\\0'"]
         elif isinstance(kind, ShortMessage):

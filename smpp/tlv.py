@@ -122,6 +122,8 @@ class Tlv(msgspec.Struct, frozen=True, gc=False):
                 raw = value.to_bytes(_INT_SIZES[kind], "big")
             elif kind == "cstr":
                 text = value if isinstance(value, str) else bytes(value or b"").decode("latin-1")
+                if "\0" in text:
+                    raise TypeError("a C-octet string cannot contain NUL")
                 raw = text.encode("latin-1") + b"\0"
             elif kind == "flag":
                 raw = b""

@@ -1,0 +1,187 @@
+"""Appeals: metadata, exact JA dedupe and count, the signatures stream, last appeal per handset.
+
+Recording JAs is the hot path. A batch of JAs (from any number of tasks) becomes one ``sign.lua``
+call per appeal - set the signer's bit; if it was new, count it and append the signature - plus
+the reach PFADDs, all in one pipeline. Each appeal's keys share a hash tag, so each call stays in
+one cluster slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import msgspec
+
+from .batcher import Batcher, Command, Kind, Single, check
+from .errors import CountersError, StoreError
+from .keys import Keys
+from .reach import reach_commands, utc_day
+from .records import AppealMeta, Signature, SignResult, decode_appeal, encode
+from .scripts import SCRIPTS, Eval
+
+__all__ = ["Appeals"]
+
+log = logging.getLogger(__name__)
+
+_ints = msgspec.msgpack.Decoder(list[int])
+
+# (appeal, subscriber, raw text, message id, arrival time or None for now)
+_Sign = tuple[int, int, str, str, float | None]
+
+
+class _SignKind(Kind[_Sign, SignResult]):
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+
+    def commands(self, ops: Sequence[_Sign]) -> list[Command]:
+        groups: dict[int, list[int | str]] = {}  # flat: id, text, message id, id, ...
+        days: dict[int, list[int]] = {}
+        today = utc_day(time.time())
+        for appeal, subscriber, text, message_id, at in ops:
+            groups.setdefault(appeal, []).extend((subscriber, text, message_id))
+            days.setdefault(today if at is None else utc_day(at), []).append(subscriber)
+        k = self._keys
+        commands: list[Command] = [
+            Eval(
+                SCRIPTS["sign"],
+                (k.appeal_signed(appeal), k.appeal_count(appeal), k.appeal_signatures(appeal)),
+                (encode(members),),
+            )
+            for appeal, members in groups.items()
+        ]
+        commands.extend(reach_commands(k, days))
+        return commands
+
+    def results(
+        self, ops: Sequence[_Sign], replies: Sequence[object]
+    ) -> list[SignResult | Exception]:
+        positions: dict[int, list[int]] = {}
+        for i, op in enumerate(ops):
+            positions.setdefault(op[0], []).append(i)
+        out: list[SignResult | Exception] = [StoreError("no reply for this JA")] * len(ops)
+        for reply, indexes in zip(replies, positions.values(), strict=False):
+            try:
+                counts = _ints.decode(check(reply))
+            except CountersError as exc:
+                for i in indexes:
+                    out[i] = exc
+                continue
+            for i, count in zip(indexes, counts, strict=True):
+                out[i] = SignResult(count > 0, abs(count))
+        for reply in replies[len(positions) :]:
+            if isinstance(reply, Exception):  # reach is approximate: never fail a JA over it
+                log.warning("reach update failed: %s", reply)
+        return out
+
+
+class Appeals:
+    """Appeal operations; every method is batched with other tasks' calls."""
+
+    def __init__(self, batcher: Batcher, keys: Keys) -> None:
+        self._batcher = batcher
+        self._keys = keys
+        self._sign = _SignKind(keys)
+        self._command: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
+
+    async def _run(self, *command: str | bytes | int | float) -> Any:
+        return await self._batcher.call(self._command, command)
+
+    async def create(self, meta: AppealMeta) -> None:
+        """Store (or replace) an appeal's metadata and list it in the appeal index."""
+        await self._run("SET", self._keys.appeal_meta(meta.id), encode(meta))
+        await self._run("ZADD", self._keys.appeal_index, meta.opens_at, meta.id)
+
+    async def meta(self, appeal: int) -> AppealMeta | None:
+        raw = await self._run("GET", self._keys.appeal_meta(appeal))
+        return None if raw is None else decode_appeal(raw)
+
+    async def ids(self, *, newest: int = 100) -> list[int]:
+        """The most recently opened appeals, newest first."""
+        raw = await self._run("ZRANGE", self._keys.appeal_index, 0, newest - 1, "REV")
+        return [int(x) for x in raw]
+
+    def sign(
+        self, appeal: int, subscriber: int, *, text: str, message_id: str, at: float | None = None
+    ) -> Coroutine[Any, Any, SignResult]:
+        """Record one JA, exactly once per subscriber and appeal.
+
+        Args:
+            appeal: the appeal's id.
+            subscriber: the signer's dense id (`Subscribers.id`; a public appeal creates one).
+            text: the raw message as received ("Ja!"), kept for the authorities.
+            message_id: the carrier's id of the inbound message.
+            at: when it arrived (Unix seconds), for the reach day; default now.
+
+        Returns:
+            ``SignResult(new, count)``: ``new`` is False for a duplicate; ``count`` is the
+            appeal's exact count once this JA was recorded.
+
+        Raises:
+            StoreUnavailable: not confirmed; the carrier should retry (a retry is harmless).
+        """
+        # A plain function returning the batcher's coroutine: one coroutine frame less on the
+        # hottest path (await it like any coroutine).
+        return self._batcher.call(self._sign, (appeal, subscriber, text, message_id, at))
+
+    async def sign_many(
+        self, replies: Sequence[tuple[int, int, str, str]], *, at: float | None = None
+    ) -> list[SignResult]:
+        """`sign` for many JAs at once: (appeal, subscriber, text, message_id) each.
+
+        For a caller that already holds many replies (an inbox that decoded a whole receive
+        buffer): no task switch per JA. Results are in the same order.
+        """
+        return await self._batcher.call_many(self._sign, [(*reply, at) for reply in replies])
+
+    async def count(self, appeal: int) -> int:
+        return int(await self._run("GET", self._keys.appeal_count(appeal)) or 0)
+
+    async def signers(self, appeal: int) -> int:
+        """Bits set in the signed bitmap: equals `count` (a consistency check)."""
+        return int(await self._run("BITCOUNT", self._keys.appeal_signed(appeal)))
+
+    async def has_signed(self, appeal: int, subscriber: int) -> bool:
+        return bool(await self._run("GETBIT", self._keys.appeal_signed(appeal), subscriber))
+
+    async def signatures(
+        self, appeal: int, *, after: str = "-", count: int = 1000
+    ) -> list[Signature]:
+        """A page of signatures, oldest first; pass the last ``entry_id`` as ``after``."""
+        start = after if after == "-" else f"({after}"
+        raw = await self._run(
+            "XRANGE", self._keys.appeal_signatures(appeal), start, "+", "COUNT", count
+        )
+        return [_signature(entry) for entry in raw]
+
+    async def mark_received(self, subscribers: Sequence[int], appeal: int) -> None:
+        """Remember that these handsets received ``appeal`` (for a bare JA); call on submit."""
+        for start in range(0, len(subscribers), 1000):
+            chunk = subscribers[start : start + 1000]
+            await self._run("HSET", self._keys.sub_last, *(x for s in chunk for x in (s, appeal)))
+
+    async def last_received(self, subscriber: int) -> int:
+        """The latest appeal this handset received, 0 if none."""
+        return int(await self._run("HGET", self._keys.sub_last, subscriber) or 0)
+
+    async def latest_open(self, subscriber: int, now: float | None = None) -> AppealMeta | None:
+        """The appeal a bare JA answers: the latest one the handset received, if still open."""
+        appeal = await self.last_received(subscriber)
+        meta = await self.meta(appeal) if appeal else None
+        if meta is None or not meta.is_open(time.time() if now is None else now):
+            return None
+        return meta
+
+
+def _signature(entry: tuple[bytes, dict[bytes, bytes]]) -> Signature:
+    entry_id, fields = entry
+    text = entry_id.decode()
+    return Signature(
+        entry_id=text,
+        subscriber=int(fields[b"s"]),
+        text=fields[b"x"].decode(),
+        message_id=fields[b"m"].decode(),
+        at=int(text.partition("-")[0]) / 1000,
+    )

@@ -1,0 +1,85 @@
+"""Key names, in one place.
+
+Every key starts with a namespace (default ``ja``; tests use one per test). Keys that a Lua
+script touches together share a Redis Cluster hash tag, so each script call stays in one slot:
+
+- ``{ja:sub}:*``   the subscriber registry: ids, sequence, numbers, active bitmap, consent log,
+  route (carrier/bind), language, last appeal per handset, hashed suppression set.
+- ``{ja:ua:ID}:*`` one appeal: meta, signed bitmap, count, signatures stream.
+- ``{ja:q}:*``     the outbound lanes, the delayed schedule and the per-appeal ``sent`` bitmaps.
+  ``sent`` lives here rather than under the appeal's tag because the fan-out script must mark a
+  recipient and enqueue the message in one atomic call, and the lane is shared by all appeals.
+- ``{ja:reach}:*`` HyperLogLogs (day, month, all time), updated together by one script.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+__all__ = ["Keys", "Lane"]
+
+
+class Lane(Enum):
+    """Outbound lanes: thank-yous and confirmations never wait behind a bulk appeal."""
+
+    TRANSACTIONAL = "tx"
+    BULK = "bulk"
+
+
+class Keys:
+    """Key builders for one namespace: ``Keys("ja").appeal_signed(7) == "{ja:ua:7}:signed"``."""
+
+    def __init__(self, namespace: str = "ja") -> None:
+        if not namespace or any(c in namespace for c in "{}: "):
+            raise ValueError(
+                f"namespace must be non-empty without braces, colons or spaces: {namespace!r}"
+            )
+        self.namespace = namespace
+        sub = f"{{{namespace}:sub}}"
+        self.sub_ids = f"{sub}:ids"
+        self.sub_seq = f"{sub}:seq"
+        self.sub_numbers = f"{sub}:numbers"
+        self.sub_active = f"{sub}:active"
+        self.sub_consent = f"{sub}:consent"
+        self.sub_route = f"{sub}:route"
+        self.sub_lang = f"{sub}:lang"
+        self.sub_last = f"{sub}:last"
+        self.sub_suppressed = f"{sub}:suppressed"
+        queue = f"{{{namespace}:q}}"
+        self.queue_delayed = f"{queue}:delayed"
+        self._queue = queue
+        self.appeal_index = f"{namespace}:appeals"
+        self._reach = f"{{{namespace}:reach}}"
+        self.reach_all = f"{self._reach}:all"
+
+    def _appeal(self, appeal: int) -> str:
+        return f"{{{self.namespace}:ua:{appeal}}}"
+
+    def appeal_meta(self, appeal: int) -> str:
+        return f"{self._appeal(appeal)}:meta"
+
+    def appeal_signed(self, appeal: int) -> str:
+        return f"{self._appeal(appeal)}:signed"
+
+    def appeal_count(self, appeal: int) -> str:
+        return f"{self._appeal(appeal)}:count"
+
+    def appeal_signatures(self, appeal: int) -> str:
+        return f"{self._appeal(appeal)}:signatures"
+
+    def appeal_sent(self, appeal: int) -> str:
+        return f"{self._queue}:sent:{appeal}"
+
+    def lane(self, lane: Lane) -> str:
+        return f"{self._queue}:{lane.value}"
+
+    def reach_day(self, day: dt.date) -> str:
+        return f"{self._reach}:day:{day.isoformat()}"
+
+    def reach_month(self, day: dt.date) -> str:
+        return f"{self._reach}:month:{day:%Y-%m}"
+
+    def pattern(self) -> list[str]:
+        """SCAN patterns matching every key of this namespace (for tests and `wipe`)."""
+        return [f"{{{self.namespace}:*", f"{self.namespace}:*"]

@@ -1,0 +1,185 @@
+"""Outbound queues: two lanes (Redis streams) with one consumer group, and a delayed schedule.
+
+Engine processes read with ``XREADGROUP`` as consumers of the ``senders`` group and acknowledge
+an entry only once its fate is final (``submit_sm_resp`` or a permanent error); entries that a
+dead consumer left pending are taken over with `Queues.reclaim`. Acknowledged entries are deleted
+so the streams hold only work in progress. Fan-out goes through `Queues.enqueue_appeal`, which
+marks each recipient in the appeal's ``sent`` bitmap in the same Lua call that queues the
+message, so a restarted fan-out never queues anyone twice. Thank-yous wait in a sorted set by
+due time; `Queues.promote` moves the due ones into their lane atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from .batcher import Batcher, Command, Kind, Single, check
+from .errors import CountersError, StoreError
+from .keys import Keys, Lane
+from .records import OutboundMessage, QueuedMessage, decode_message, encode
+from .scripts import SCRIPTS, Eval
+
+__all__ = ["GROUP", "Queues"]
+
+GROUP = "senders"
+_flags = msgspec.msgpack.Decoder(list[int])
+
+# (appeal, lane, subscriber, encoded message)
+_Enqueue = tuple[int, Lane, int, bytes]
+
+
+class _EnqueueKind(Kind[_Enqueue, bool]):
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+
+    def commands(self, ops: Sequence[_Enqueue]) -> list[Command]:
+        groups: dict[tuple[int, Lane], list[tuple[int, bytes]]] = {}
+        for appeal, lane, subscriber, payload in ops:
+            groups.setdefault((appeal, lane), []).append((subscriber, payload))
+        return [
+            Eval(
+                SCRIPTS["enqueue"],
+                (self._keys.appeal_sent(appeal), self._keys.lane(lane)),
+                (encode([s for s, _ in items]), *(p for _, p in items)),
+            )
+            for (appeal, lane), items in groups.items()
+        ]
+
+    def results(self, ops: Sequence[_Enqueue], replies: Sequence[object]) -> list[bool | Exception]:
+        positions: dict[tuple[int, Lane], list[int]] = {}
+        for i, op in enumerate(ops):
+            positions.setdefault((op[0], op[1]), []).append(i)
+        out: list[bool | Exception] = [StoreError("no reply")] * len(ops)
+        for reply, indexes in zip(replies, positions.values(), strict=True):
+            try:
+                flags = _flags.decode(check(reply))
+            except CountersError as exc:
+                for i in indexes:
+                    out[i] = exc
+                continue
+            for i, flag in zip(indexes, flags, strict=True):
+                out[i] = bool(flag)
+        return out
+
+
+class Queues:
+    """Lane and schedule operations; every method is batched with other tasks' calls."""
+
+    def __init__(self, batcher: Batcher, keys: Keys) -> None:
+        self._batcher = batcher
+        self._keys = keys
+        self._enqueue = _EnqueueKind(keys)
+        self._command: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
+
+    async def _run(self, *command: str | bytes | int | float) -> Any:
+        return await self._batcher.call(self._command, command)
+
+    async def ensure_groups(self) -> None:
+        """Create both lanes and their consumer group (idempotent)."""
+        for lane in Lane:
+            try:
+                await self._run("XGROUP", "CREATE", self._keys.lane(lane), GROUP, "0", "MKSTREAM")
+            except StoreError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def push(self, lane: Lane, message: OutboundMessage) -> str:
+        """Append one message to a lane; returns its entry id."""
+        entry_id: bytes = await self._run("XADD", self._keys.lane(lane), "*", "e", encode(message))
+        return entry_id.decode()
+
+    async def enqueue_appeal(
+        self, appeal: int, messages: Sequence[OutboundMessage], *, lane: Lane = Lane.BULK
+    ) -> list[bool]:
+        """Queue each recipient of an appeal at most once, ever (keyed by ``message.subscriber``).
+
+        Returns one flag per message: True if queued now, False if it was queued before.
+        """
+        ops = [(appeal, lane, m.subscriber, encode(m)) for m in messages]
+        return await self._batcher.call_many(self._enqueue, ops)
+
+    async def read(self, lane: Lane, consumer: str, *, count: int = 100) -> list[QueuedMessage]:
+        """New entries for this consumer (never blocks: an empty list when there is none)."""
+        key = self._keys.lane(lane)
+        reply = await self._run(
+            "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count, "STREAMS", key, ">"
+        )
+        return [_queued(entry) for _, entries in reply or () for entry in entries]
+
+    async def ack(self, lane: Lane, entry_ids: Sequence[str]) -> int:
+        """Acknowledge and delete finished entries; returns how many were pending."""
+        if not entry_ids:
+            return 0
+        key = self._keys.lane(lane)
+        acked = int(await self._run("XACK", key, GROUP, *entry_ids))
+        await self._run("XDEL", key, *entry_ids)
+        return acked
+
+    async def reclaim(
+        self, lane: Lane, consumer: str, *, min_idle: float, count: int = 100
+    ) -> list[QueuedMessage]:
+        """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
+        key = self._keys.lane(lane)
+        claimed: list[QueuedMessage] = []
+        cursor = "0-0"
+        while len(claimed) < count:
+            reply = await self._run(
+                "XAUTOCLAIM",
+                key,
+                GROUP,
+                consumer,
+                int(min_idle * 1000),
+                cursor,
+                "COUNT",
+                count - len(claimed),
+            )
+            claimed.extend(_queued(entry) for entry in reply[1] if entry[1])
+            cursor = reply[0].decode()
+            if cursor == "0-0":
+                break
+        return claimed
+
+    async def schedule(self, lane: Lane, message: OutboundMessage, due: float) -> None:
+        """Hold a message until ``due`` (Unix seconds); ``message.ref`` keeps members unique."""
+        member = lane.value.encode() + b"|" + encode(message)
+        await self._run("ZADD", self._keys.queue_delayed, int(due * 1000), member)
+
+    async def promote(self, now: float | None = None, *, limit: int = 1000) -> int:
+        """Move up to ``limit`` due messages into their lanes; returns how many moved."""
+        k = self._keys
+        keys = (k.queue_delayed, k.lane(Lane.TRANSACTIONAL), k.lane(Lane.BULK))
+        now_ms = int((time.time() if now is None else now) * 1000)
+        return int(
+            await self._batcher.call(self._command, Eval(SCRIPTS["promote"], keys, (now_ms, limit)))
+        )
+
+    async def next_due(self) -> float | None:
+        """When the earliest delayed message is due (Unix seconds), None if there is none."""
+        reply = await self._run("ZRANGE", self._keys.queue_delayed, 0, 0, "WITHSCORES")
+        return reply[0][1] / 1000 if reply else None
+
+    async def length(self, lane: Lane) -> int:
+        """Entries in the lane: waiting plus delivered but not yet acknowledged."""
+        return int(await self._run("XLEN", self._keys.lane(lane)))
+
+    async def pending(self, lane: Lane) -> int:
+        """Entries delivered to a consumer and not yet acknowledged."""
+        try:
+            summary = await self._run("XPENDING", self._keys.lane(lane), GROUP)
+        except StoreError as exc:
+            if "NOGROUP" in str(exc):
+                return 0
+            raise
+        return int(summary["pending"])
+
+    async def scheduled(self) -> int:
+        return int(await self._run("ZCARD", self._keys.queue_delayed))
+
+
+def _queued(entry: tuple[bytes, dict[bytes, bytes]]) -> QueuedMessage:
+    entry_id, fields = entry
+    return QueuedMessage(entry_id=entry_id.decode(), message=decode_message(fields[b"e"]))

@@ -1,0 +1,143 @@
+"""Fixtures for the counters tests: a real Redis, a key namespace per test, private servers.
+
+Tests use the shared server on 127.0.0.1:6379 when it answers (``JA_TEST_REDIS_URL`` overrides),
+else one embedded server for the session. Each test gets its own namespace and its keys are
+deleted afterwards. Tests that restart Redis start a private ``redis-server`` with the AOF in
+``tmp_path`` and always stop it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+import redis
+
+from counters import EmbeddedServer, Keys, Store, StoreConfig, open_store
+
+
+def answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("JA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if answers(url):
+        yield url
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def stream_ids(client: redis.Redis, key: str) -> list[int]:
+    """The subscriber id (field ``s``) of every entry of a signatures stream."""
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key))
+    return [int(fields[b"s"]) for _, fields in entries]
+
+
+def wipe(client: redis.Redis, keys: Keys) -> None:
+    for pattern in keys.pattern():
+        batch = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(batch), 1000):
+            client.unlink(*batch[start : start + 1000])
+
+
+@pytest.fixture
+def keys(redis_client: redis.Redis) -> Iterator[Keys]:
+    """A fresh key namespace; everything under it is deleted after the test."""
+    ns = f"t{uuid.uuid4().hex[:12]}"
+    k = Keys(ns)
+    try:
+        yield k
+    finally:
+        wipe(redis_client, k)
+
+
+@pytest.fixture
+async def store(redis_url: str, keys: Keys) -> AsyncIterator[Store]:
+    async with open_store(StoreConfig(url=redis_url, namespace=keys.namespace)) as s:
+        yield s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivateRedis:
+    """A redis-server of our own: AOF with ``appendfsync always`` in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+        ]
+        args += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        args += ["--logfile", str(self.directory / "redis.log")]
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not answers(self.url):
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                self.kill()
+                raise RuntimeError(
+                    f"redis-server did not start; see {self.directory / 'redis.log'}"
+                )
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last fsync; only what the AOF already holds survives."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -1,0 +1,74 @@
+"""Outbound lanes: consumer group, acknowledge, reclaim, exactly-once fan-out, the schedule."""
+
+from __future__ import annotations
+
+from counters import Lane, OutboundMessage, Store
+
+
+def message(n: int, kind: str = "appeal") -> OutboundMessage:
+    return OutboundMessage(ref=f"r{n}", to=f"+316{n:08d}", text="Act now", kind=kind, subscriber=n)
+
+
+async def test_read_ack_and_pending(store: Store) -> None:
+    queues = store.queues
+    await queues.ensure_groups()
+    await queues.ensure_groups()  # idempotent
+    for n in range(3):
+        await queues.push(Lane.TRANSACTIONAL, message(n, "thanks"))
+    got = await queues.read(Lane.TRANSACTIONAL, "engine-1", count=2)
+    assert [m.message for m in got] == [message(0, "thanks"), message(1, "thanks")]
+    assert await queues.pending(Lane.TRANSACTIONAL) == 2
+    assert await queues.ack(Lane.TRANSACTIONAL, [m.entry_id for m in got]) == 2
+    assert await queues.pending(Lane.TRANSACTIONAL) == 0
+    assert await queues.length(Lane.TRANSACTIONAL) == 1  # acknowledged entries are deleted
+    assert await queues.read(Lane.BULK, "engine-1") == []
+    assert await queues.ack(Lane.BULK, []) == 0
+
+
+async def test_reclaim_what_a_dead_consumer_left_pending(store: Store) -> None:
+    queues = store.queues
+    await queues.ensure_groups()
+    for n in range(5):
+        await queues.push(Lane.BULK, message(n))
+    taken = await queues.read(Lane.BULK, "engine-dead", count=5)
+    assert len(taken) == 5  # ... and engine-dead never acknowledges: it crashed
+    assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=3600) == []
+    assert len(await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=3)) == 3
+    reclaimed = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=10)
+    assert sorted(m.entry_id for m in reclaimed) == sorted(m.entry_id for m in taken)
+    assert [m.message for m in reclaimed] == [m.message for m in taken]
+    assert await queues.read(Lane.BULK, "engine-2") == []
+    assert await queues.ack(Lane.BULK, [m.entry_id for m in reclaimed]) == 5
+    assert await queues.pending(Lane.BULK) == 0
+
+
+async def test_fan_out_never_enqueues_anyone_twice(store: Store) -> None:
+    queues = store.queues
+    first = await queues.enqueue_appeal(8, [message(n) for n in range(1, 6)])
+    assert first == [True] * 5
+    # a restarted fan-out goes over the same recipients and some new ones
+    again = await queues.enqueue_appeal(8, [message(n) for n in range(1, 9)])
+    assert again == [False] * 5 + [True] * 3
+    assert await queues.length(Lane.BULK) == 8
+    assert await queues.enqueue_appeal(9, [message(1)], lane=Lane.TRANSACTIONAL) == [True]
+    assert await queues.length(Lane.TRANSACTIONAL) == 1
+
+
+async def test_delayed_messages_move_when_due(store: Store) -> None:
+    queues = store.queues
+    await queues.ensure_groups()
+    assert await queues.next_due() is None
+    await queues.schedule(Lane.TRANSACTIONAL, message(1, "thanks"), due=1000.0)
+    await queues.schedule(Lane.BULK, message(2, "outcome"), due=1001.0)
+    await queues.schedule(Lane.TRANSACTIONAL, message(3, "thanks"), due=2000.0)
+    assert await queues.scheduled() == 3
+    assert await queues.next_due() == 1000.0
+    assert await queues.promote(now=999.0) == 0
+    assert await queues.promote(now=1500.0) == 2
+    assert await queues.promote(now=1500.0) == 0
+    assert await queues.scheduled() == 1
+    tx = await queues.read(Lane.TRANSACTIONAL, "e")
+    bulk = await queues.read(Lane.BULK, "e")
+    assert [m.message for m in tx] == [message(1, "thanks")]
+    assert [m.message for m in bulk] == [message(2, "outcome")]
+    assert await queues.next_due() == 2000.0
