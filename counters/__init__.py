@@ -9,6 +9,7 @@ from .appeals import Appeals
 from .batcher import Batcher, Kind, Single
 from .collector import CountersCollector
 from .config import StoreConfig, make_client, resolve_url
+from .deliveries import Attempt, Deliveries, InboundRecord, SentRecord
 from .embedded import EmbeddedServer
 from .errors import CountersError, EmbeddedServerError, StoreError, StoreUnavailable
 from .keys import Keys, Lane
@@ -31,14 +32,17 @@ __all__ = [
     "GROUP",
     "AppealMeta",
     "Appeals",
+    "Attempt",
     "Batcher",
     "ConsentEvent",
     "ConsentKind",
     "ConsentResult",
     "CountersCollector",
     "CountersError",
+    "Deliveries",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "InboundRecord",
     "Keys",
     "Kind",
     "Lane",
@@ -46,6 +50,7 @@ __all__ = [
     "QueuedMessage",
     "Queues",
     "Reach",
+    "SentRecord",
     "SignResult",
     "Signature",
     "Single",

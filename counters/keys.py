@@ -10,6 +10,10 @@ script touches together share a Redis Cluster hash tag, so each script call stay
   ``sent`` lives here rather than under the appeal's tag because the fan-out script must mark a
   recipient and enqueue the message in one atomic call, and the lane is shared by all appeals.
 - ``{ja:reach}:*`` HyperLogLogs (day, month, all time), updated together by one script.
+- ``{ja:q}:attempts`` submit attempts in flight (entry id -> bind, time): after a crash these
+  are the messages whose outcome is unknown.
+- ``{ja:m}:ID``    what a carrier message id refers to (for delivery receipts), with a TTL.
+- ``{ja:in}:*``    inbound messages: the durable stream and the redelivery markers.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ class Keys:
         queue = f"{{{namespace}:q}}"
         self.queue_delayed = f"{queue}:delayed"
         self._queue = queue
+        self.queue_attempts = f"{queue}:attempts"
+        self.undeliverable = f"{queue}:undeliverable"
+        self.inbound = f"{{{namespace}:in}}:mo"
+        self._inbound_seen = f"{{{namespace}:in}}:seen"
+        self._message = f"{{{namespace}:m}}"
         self.appeal_index = f"{namespace}:appeals"
         self._reach = f"{{{namespace}:reach}}"
         self.reach_all = f"{self._reach}:all"
@@ -73,6 +82,12 @@ class Keys:
 
     def lane(self, lane: Lane) -> str:
         return f"{self._queue}:{lane.value}"
+
+    def message(self, message_id: str) -> str:
+        return f"{self._message}:{message_id}"
+
+    def inbound_seen(self, digest: str) -> str:
+        return f"{self._inbound_seen}:{digest}"
 
     def reach_day(self, day: dt.date) -> str:
         return f"{self._reach}:day:{day.isoformat()}"

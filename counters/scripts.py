@@ -42,5 +42,5 @@ class Eval:
 
 SCRIPTS: dict[str, Script] = {
     name: Script.load(name)
-    for name in ("ids", "consent", "forget", "sign", "reach", "enqueue", "promote")
+    for name in ("ids", "consent", "forget", "sign", "reach", "enqueue", "promote", "inbound")
 }

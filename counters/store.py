@@ -16,6 +16,7 @@ from .appeals import Appeals
 from .batcher import Batcher
 from .collector import CountersCollector
 from .config import StoreConfig, default_data_dir, make_client, resolve_url
+from .deliveries import Deliveries
 from .embedded import EmbeddedServer
 from .keys import Keys
 from .reach import Reach
@@ -38,6 +39,7 @@ class Store:
         self.appeals = Appeals(batcher, keys)
         self.reach = Reach(batcher, keys)
         self.queues = Queues(batcher, keys)
+        self.deliveries = Deliveries(batcher, keys)
 
     def collector(self, *, max_appeals: int = 20) -> CountersCollector:
         """A Prometheus collector reading this store's counts at scrape time."""

@@ -12,8 +12,7 @@ import redis
 import trio
 
 from counters import AppealMeta, Keys, SignResult, Store
-
-from .conftest import stream_ids
+from tests.redis_support import stream_ids
 
 
 async def test_first_reply_counts_and_repeat_is_duplicate(store: Store) -> None:

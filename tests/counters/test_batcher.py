@@ -19,8 +19,7 @@ from counters import (
     open_store,
 )
 from counters.batcher import Command
-
-from .conftest import PrivateRedis, free_port
+from tests.redis_support import PrivateRedis, free_port
 
 echo: Single[Command, object] = Single(lambda command: command, lambda reply: reply)
 

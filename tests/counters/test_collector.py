@@ -16,8 +16,7 @@ from counters import (
     StoreConfig,
     make_client,
 )
-
-from .conftest import free_port
+from tests.redis_support import free_port
 
 
 async def test_scrape_reads_counts_from_redis(store: Store) -> None:

@@ -7,8 +7,7 @@ import redis
 import trio
 
 from counters import SignResult, StoreConfig, StoreUnavailable, open_store
-
-from .conftest import PrivateRedis, stream_ids
+from tests.redis_support import PrivateRedis, stream_ids
 
 
 @pytest.mark.slow

@@ -1,0 +1,226 @@
+"""What happened to each message: submit attempts, carrier message ids, receipts, inbound.
+
+Outbound. Before a submit goes on the wire its queue entry gets an attempt record
+(``mark_attempts``); when the submit_sm_resp (or a final error) arrives the entry is
+acknowledged, deleted and its attempt record dropped in one pipeline (``finish``). So after a
+dropped bind or a crash, an entry that is still pending *with* an attempt record is in the
+"outcome unknown" state: the carrier may or may not have it. The engine's per-lane policy
+decides (resend bulk appeals, never resend a thank-you); every such resend is counted as a
+possible duplicate. The carrier's message id maps to a ``SentRecord`` so a delivery receipt
+finds its message (``record_sent``/``find_sent``), for a week.
+
+Inbound. ``record_inbound`` appends a mobile-originated message to a durable stream exactly once
+per redelivery key (one Lua call: SET NX + XADD), so the deliver_sm_resp can be sent as soon as
+Redis has it and a carrier's redelivery is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from .batcher import Batcher, Command, Single
+from .keys import Keys, Lane
+from .scripts import SCRIPTS, Eval
+from .streams import GROUP
+
+__all__ = ["Attempt", "Deliveries", "InboundRecord", "SentRecord"]
+
+SENT_TTL = 7 * 24 * 3600
+INBOUND_GROUP = "router"
+
+
+class Attempt(msgspec.Struct, frozen=True, gc=False):
+    """A submit about to go out: which bind, when (Unix seconds), how many parts."""
+
+    bind: str
+    at: float
+    parts: int = 1
+
+
+class SentRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What a carrier message id refers to."""
+
+    ref: str
+    to: str
+    lane: str
+    bind: str
+    appeal: int = 0
+    subscriber: int = 0
+    kind: str = ""
+    part: int = 1
+    parts: int = 1
+
+
+class InboundRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A mobile-originated message as received, normalised, durably kept for the router."""
+
+    source: str
+    destination: str
+    text: str
+    carrier: str
+    bind: str
+    received_at: float
+    data_coding: int = 0
+    raw: bytes = b""
+
+
+_encoder = msgspec.msgpack.Encoder()
+_attempt = msgspec.msgpack.Decoder(Attempt)
+_sent = msgspec.msgpack.Decoder(SentRecord)
+_inbound = msgspec.msgpack.Decoder(InboundRecord)
+
+
+def _identity(command: Command) -> Command:
+    return command
+
+
+def _raw(reply: Any) -> Any:
+    return reply
+
+
+class Deliveries:
+    """Message fates in Redis; every call is batched with other tasks' calls."""
+
+    def __init__(self, batcher: Batcher, keys: Keys) -> None:
+        self._batcher = batcher
+        self._keys = keys
+        self._command: Single[Command, Any] = Single(_identity, _raw)
+
+    async def _run(self, command: Command) -> Any:
+        return await self._batcher.call(self._command, command)
+
+    async def _run_many(self, commands: Sequence[Command]) -> list[Any]:
+        return await self._batcher.call_many(self._command, list(commands))
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    async def mark_attempts(self, entries: Sequence[tuple[str, Attempt]]) -> None:
+        """Record submits about to go out, keyed by queue entry id."""
+        if not entries:
+            return
+        args: list[str | bytes] = []
+        for entry_id, attempt in entries:
+            args += [entry_id, _encoder.encode(attempt)]
+        await self._run(("HSET", self._keys.queue_attempts, *args))
+
+    async def attempts(self, entry_ids: Sequence[str]) -> list[Attempt | None]:
+        """The attempt records of these entries (None: never submitted)."""
+        if not entry_ids:
+            return []
+        replies = await self._run(("HMGET", self._keys.queue_attempts, *entry_ids))
+        return [None if raw is None else _attempt.decode(raw) for raw in replies]
+
+    async def in_flight(self) -> int:
+        """Attempts not yet finished (after a crash: messages with an unknown outcome)."""
+        return int(await self._run(("HLEN", self._keys.queue_attempts)))
+
+    async def finish(self, lane: Lane, entry_ids: Sequence[str]) -> None:
+        """The entries' fate is final: acknowledge, delete, drop their attempt records."""
+        if not entry_ids:
+            return
+        key = self._keys.lane(lane)
+        await self._run_many(
+            [
+                ("XACK", key, GROUP, *entry_ids),
+                ("XDEL", key, *entry_ids),
+                ("HDEL", self._keys.queue_attempts, *entry_ids),
+            ]
+        )
+
+    async def record_sent(self, records: Sequence[tuple[str, SentRecord]]) -> None:
+        """Map carrier message ids (normalised) to what was sent, for a week."""
+        await self._run_many(
+            [
+                ("SET", self._keys.message(mid), _encoder.encode(rec), "EX", SENT_TTL)
+                for mid, rec in records
+            ]
+        )
+
+    async def find_sent(self, candidates: Sequence[str]) -> tuple[str, SentRecord] | None:
+        """The first of the candidate ids (normalised spellings) that maps to a message."""
+        if not candidates:
+            return None
+        replies = await self._run(("MGET", *(self._keys.message(c) for c in candidates)))
+        for candidate, raw in zip(candidates, replies, strict=True):
+            if raw is not None:
+                return candidate, _sent.decode(raw)
+        return None
+
+    async def record_status(self, message_id: str, status: str, error: str = "") -> None:
+        """Store a receipt's outcome beside the message id's record."""
+        key = self._keys.message(message_id) + ":status"
+        await self._run(("SET", key, f"{status}|{error}", "EX", SENT_TTL))
+
+    async def status(self, message_id: str) -> tuple[str, str] | None:
+        raw = await self._run(("GET", self._keys.message(message_id) + ":status"))
+        if raw is None:
+            return None
+        status, _, error = raw.decode().partition("|")
+        return status, error
+
+    async def mark_undeliverable(self, number: str, reason: str) -> None:
+        """A permanent failure (number gone, barred): keep it so fan-out can skip the number."""
+        await self._run(("HSET", self._keys.undeliverable, number, reason))
+
+    async def undeliverable(self, number: str) -> str | None:
+        raw = await self._run(("HGET", self._keys.undeliverable, number))
+        return None if raw is None else raw.decode()
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    async def record_inbound(self, record: InboundRecord, redelivery_key: str, ttl: int) -> bool:
+        """Append an inbound message once per ``redelivery_key`` (True when new)."""
+        keys = (self._keys.inbound_seen(redelivery_key), self._keys.inbound)
+        reply = await self._run(Eval(SCRIPTS["inbound"], keys, (ttl, _encoder.encode(record))))
+        return reply is not None
+
+    async def ensure_inbound_group(self) -> None:
+        try:
+            await self._run(
+                ("XGROUP", "CREATE", self._keys.inbound, INBOUND_GROUP, "0", "MKSTREAM")
+            )
+        except Exception as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_inbound(
+        self, consumer: str, *, count: int = 100
+    ) -> list[tuple[str, InboundRecord]]:
+        """New inbound messages for this router consumer (never blocks)."""
+        reply = await self._run(
+            (
+                "XREADGROUP", "GROUP", INBOUND_GROUP, consumer, "COUNT", count,
+                "STREAMS", self._keys.inbound, ">",
+            )
+        )  # fmt: skip
+        return [
+            (entry_id.decode(), _inbound.decode(fields[b"e"]))
+            for _, entries in reply or ()
+            for entry_id, fields in entries
+        ]
+
+    async def reclaim_inbound(
+        self, consumer: str, *, min_idle: float, count: int = 100
+    ) -> list[tuple[str, InboundRecord]]:
+        """Inbound messages a dead router left unacknowledged."""
+        reply = await self._run(
+            (
+                "XAUTOCLAIM", self._keys.inbound, INBOUND_GROUP, consumer,
+                int(min_idle * 1000), "0-0", "COUNT", count,
+            )
+        )  # fmt: skip
+        return [
+            (entry_id.decode(), _inbound.decode(fields[b"e"]))
+            for entry_id, fields in reply[1]
+            if fields
+        ]
+
+    async def ack_inbound(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            key = self._keys.inbound
+            await self._run_many(
+                [("XACK", key, INBOUND_GROUP, *entry_ids), ("XDEL", key, *entry_ids)]
+            )

@@ -1,0 +1,65 @@
+"""Attempt records, message-id mapping and exactly-once inbound recording, on a real Redis."""
+
+from __future__ import annotations
+
+from counters import Attempt, InboundRecord, Lane, OutboundMessage, SentRecord, Store
+
+
+async def test_attempts_survive_until_finished(store: Store) -> None:
+    await store.queues.ensure_groups()
+    refs = [
+        await store.queues.push(
+            Lane.BULK, OutboundMessage(ref=f"r{i}", to="+31600000001", text="x")
+        )
+        for i in range(3)
+    ]
+    read = await store.queues.read(Lane.BULK, "c1", count=10)
+    ids = [m.entry_id for m in read]
+    assert ids == refs
+    await store.deliveries.mark_attempts(
+        [(ids[0], Attempt("kpn-1", 100.0)), (ids[1], Attempt("kpn-2", 101.0, 2))]
+    )
+    assert await store.deliveries.attempts(ids) == [
+        Attempt("kpn-1", 100.0),
+        Attempt("kpn-2", 101.0, 2),
+        None,
+    ]
+    assert await store.deliveries.in_flight() == 2
+    await store.deliveries.finish(Lane.BULK, ids[:2])
+    assert await store.deliveries.in_flight() == 0
+    assert await store.queues.pending(Lane.BULK) == 1
+    assert await store.queues.length(Lane.BULK) == 1
+
+
+async def test_sent_records_found_by_any_candidate(store: Store) -> None:
+    record = SentRecord(ref="r1", to="+31600000001", lane="bulk", bind="kpn-1", appeal=7)
+    await store.deliveries.record_sent([("7B", record)])
+    assert await store.deliveries.find_sent(["123", "7B"]) == ("7B", record)
+    assert await store.deliveries.find_sent(["999"]) is None
+    await store.deliveries.record_status("7B", "DELIVERED", "000")
+    assert await store.deliveries.status("7B") == ("DELIVERED", "000")
+
+
+async def test_inbound_recorded_once_per_redelivery_key(store: Store) -> None:
+    await store.deliveries.ensure_inbound_group()
+    record = InboundRecord(
+        source="+31600000001",
+        destination="4777",
+        text="JA",
+        carrier="kpn",
+        bind="kpn-1",
+        received_at=1.0,
+    )
+    assert await store.deliveries.record_inbound(record, "k1", ttl=60)
+    assert not await store.deliveries.record_inbound(record, "k1", ttl=60)
+    assert await store.deliveries.record_inbound(record, "k2", ttl=60)
+    got = await store.deliveries.read_inbound("router-1")
+    assert [r for _, r in got] == [record, record]
+    await store.deliveries.ack_inbound([entry for entry, _ in got])
+    assert await store.deliveries.read_inbound("router-1") == []
+
+
+async def test_undeliverable_numbers_are_kept(store: Store) -> None:
+    await store.deliveries.mark_undeliverable("+31600000009", "UNDELIV err:001")
+    assert await store.deliveries.undeliverable("+31600000009") == "UNDELIV err:001"
+    assert await store.deliveries.undeliverable("+31600000008") is None
