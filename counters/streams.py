@@ -110,6 +110,16 @@ class Queues:
         )
         return [_queued(entry) for _, entries in reply or () for entry in entries]
 
+    async def read_pending(
+        self, lane: Lane, consumer: str, *, count: int = 10_000
+    ) -> list[QueuedMessage]:
+        """Entries delivered to this consumer earlier and never acknowledged (after a restart)."""
+        key = self._keys.lane(lane)
+        reply = await self._run(
+            "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count, "STREAMS", key, "0"
+        )
+        return [_queued(entry) for _, entries in reply or () for entry in entries if entry[1]]
+
     async def ack(self, lane: Lane, entry_ids: Sequence[str]) -> int:
         """Acknowledge and delete finished entries; returns how many were pending."""
         if not entry_ids:

@@ -413,13 +413,20 @@ async def open_connection(
         handler=handler,
         inbound_capacity=options.inbound_capacity,
     )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(conn._run)
-        try:
-            yield conn
-        finally:
-            conn.close_reason = conn.close_reason or "closed locally"
-            conn._cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(conn._run)
+            try:
+                yield conn
+            finally:
+                conn.close_reason = conn.close_reason or "closed locally"
+                conn._cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The nursery runs only the connection, which handles its own errors: a lone
+        # exception here is the caller's own and goes back to it unwrapped.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 @asynccontextmanager

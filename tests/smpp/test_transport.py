@@ -228,3 +228,12 @@ async def test_real_tcp_bind_and_submit() -> None:
                 await esme.unbind()
             nursery.cancel_scope.cancel()
     assert submits.n == 200
+
+
+async def test_errors_in_the_block_come_back_unwrapped(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    _, handler = auto_mc()
+    with pytest.raises(BindError):
+        async with linked(handler=handler) as (esme, _mc):
+            await esme.bind(BindTransceiver(password="wrong"))

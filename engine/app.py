@@ -1,0 +1,192 @@
+"""The top nursery: binds, outbox, inbox, router, metrics, and an orderly stop.
+
+``open_engine(config)`` runs everything for the duration of a block (tests, the demo);
+``run_from_cli`` runs it until SIGINT/SIGTERM and serves ``/metrics`` over HTTP. Stopping
+takes no new work, waits (bounded) for the responses still in flight, unbinds, and closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+from prometheus_client import start_http_server
+
+from counters import InboundRecord, Store, StoreConfig, open_store
+from engine.bind import CarrierBind
+from engine.config import Config
+from engine.inbox import Inbox, Router, RouterLoop
+from engine.metrics import Metrics
+from engine.outbox import Outbox
+from engine.pool import CarrierPool
+
+__all__ = ["Engine", "LoggingRouter", "demo_from_cli", "open_engine", "run_from_cli"]
+
+log = logging.getLogger(__name__)
+
+
+class LoggingRouter:
+    """The router until the campaigns layer plugs its own in: counts and logs each message."""
+
+    def __init__(self) -> None:
+        self.seen: list[InboundRecord] = []
+
+    async def route(self, entry_id: str, record: InboundRecord) -> None:
+        self.seen.append(record)
+        if len(self.seen) > 10_000:
+            del self.seen[:5_000]
+        log.info("inbound from %s via %s: %r", record.source, record.carrier, record.text[:40])
+
+
+class Engine:
+    """The running engine's parts, for tests and operators."""
+
+    def __init__(self, config: Config, store: Store, metrics: Metrics, router: Router) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = metrics
+        self.router = router
+        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self.inbox = Inbox(store, config, metrics)
+        self.binds = [
+            CarrierBind(bind, carrier, self.inbox) for carrier, bind in config.all_binds()
+        ]
+        self.pools = {
+            name: CarrierPool(name, [b for b in self.binds if b.carrier == name])
+            for name in config.carriers
+        }
+        for name, pool in self.pools.items():
+            self.inbox.notify[name] = pool.notify
+        self.outbox = Outbox(store, self.pools, config, metrics, consumer=consumer)
+        self.outbox.on_sent = self.inbox.sent
+        self.router_loop = RouterLoop(store, router, consumer=consumer)
+        self._outbox_scope = trio.CancelScope()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for bind in self.binds:
+                await nursery.start(bind.run)
+            await nursery.start(self._run_outbox)
+            await nursery.start(self.router_loop.run)
+            nursery.start_soon(self._housekeeping)
+            task_status.started()
+
+    async def _run_outbox(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with self._outbox_scope:
+            await self.outbox.run(task_status=task_status)
+
+    async def _housekeeping(self) -> None:
+        """Gauges that are states, not events; receipts matched late."""
+        m = self.metrics
+        while True:
+            for bind in self.binds:
+                m.child("window_in_use", bind.carrier, bind.name).set(bind.in_flight())
+                m.child("rate_current", bind.carrier, bind.name).set(bind.rate.current)
+            for name, queue in self.outbox.queues.items():
+                m.child("queue_depth", name, "tx").set(len(queue.tx))
+                m.child("queue_depth", name, "bulk").set(len(queue.bulk))
+            await self.inbox.apply_late()
+            await trio.sleep(1.0)
+
+    def all_bound(self) -> bool:
+        return all(bind.is_up() for bind in self.binds)
+
+    async def wait_bound(self) -> None:
+        """Wait until every configured bind is up (callers bound this with a deadline)."""
+        while not self.all_bound():
+            await self.inbox.changed.park()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Take no new work, wait (bounded) for in-flight responses, unbind every bind."""
+        self._outbox_scope.cancel()
+        with trio.move_on_after(grace):
+            while any(bind.in_flight() for bind in self.binds):
+                await self.inbox.changed.park()
+        async with trio.open_nursery() as nursery:
+            for bind in self.binds:
+                nursery.start_soon(bind.stop, grace)
+
+
+@asynccontextmanager
+async def open_engine(
+    config: Config,
+    *,
+    metrics: Metrics | None = None,
+    router: Router | None = None,
+    store: Store | None = None,
+) -> AsyncIterator[Engine]:
+    """Run the engine for the duration of the block; stop it in order on the way out."""
+    metrics = metrics or Metrics()
+    if store is None:
+        store_config = StoreConfig(
+            url=config.redis.url or "",
+            namespace=config.redis.namespace,
+            data_dir=config.redis.data_dir or "",
+            appendfsync=config.redis.appendfsync,
+        )
+        async with (
+            open_store(store_config) as opened,
+            _running(config, opened, metrics, router or LoggingRouter()) as engine,
+        ):
+            yield engine
+    else:
+        async with _running(config, store, metrics, router or LoggingRouter()) as engine:
+            yield engine
+
+
+@asynccontextmanager
+async def _running(
+    config: Config, store: Store, metrics: Metrics, router: Router
+) -> AsyncIterator[Engine]:
+    engine = Engine(config, store, metrics, router)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        try:
+            yield engine
+        finally:
+            with trio.CancelScope(shield=True):
+                await engine.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def _serve(config: Config) -> None:
+    metrics = Metrics()
+    async with open_engine(config, metrics=metrics) as engine:
+        metrics.registry.register(engine.store.collector())
+        server, _thread = start_http_server(
+            config.metrics.port, addr=config.metrics.host, registry=metrics.registry
+        )
+        port = server.server_address[1]
+        log.info("metrics on http://%s:%d/metrics", config.metrics.host, port)
+        print(f"metrics on http://{config.metrics.host}:{port}/metrics", flush=True)
+        try:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("signal %d: stopping", signum)
+                    break
+        finally:
+            server.shutdown()
+
+
+def run_from_cli(config: Config, args: argparse.Namespace) -> int:
+    """``ja-engine run FILE``: run until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    trio.run(_serve, config)
+    return 0
+
+
+def demo_from_cli(args: argparse.Namespace) -> int:
+    """``ja-engine demo``: the simulator and the engine in one process (see engine.demo)."""
+    from engine.demo import main as demo_main
+
+    return demo_main(args)

@@ -1,0 +1,264 @@
+"""One carrier bind, kept up for as long as the engine runs.
+
+Theory of operation. ``CarrierBind.run`` loops: connect (TCP or TLS), bind within the response
+timeout, serve until the connection ends, then wait a jittered, exponentially growing delay and
+start again. State changes are logged once: the first failure after being up is a warning, the
+retries that follow are debug lines, and the recovery says how many attempts and how long it
+took, so a carrier outage does not flood the log.
+
+Sending. A message is admitted whole: ``admit(n)`` checks that the bind is up, that ``n`` window
+slots are free and that the rate limiter has ``n`` tokens, and takes them; ``submit`` then puts
+every part on the wire in order on this bind. Responses come back through callbacks in the
+connection's reader task. ESME_RTHROTTLED and ESME_RMSGQFUL pause the bind and halve its rate
+(``engine.ratelimit.AdaptiveRate``), which then recovers step by step.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+from collections.abc import Callable, Sequence
+
+import trio
+
+from engine.config import BindConfig
+from engine.ratelimit import AdaptiveRate
+from smpp.constants import CommandStatus
+from smpp.errors import ProtocolError
+from smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, SubmitSM
+from smpp.transport import (
+    BindError,
+    Connection,
+    ConnectionLost,
+    InboundRequest,
+    LinkOptions,
+    Outcome,
+    connect,
+)
+
+__all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind"]
+
+log = logging.getLogger(__name__)
+
+THROTTLE_STATUSES = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+_BIND_PDUS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
+    "transmitter": BindTransmitter,
+    "receiver": BindReceiver,
+    "transceiver": BindTransceiver,
+}
+
+
+class BindListener:
+    """What a bind tells the rest of the engine. Override what you need."""
+
+    def bind_up(self, bind: CarrierBind) -> None:
+        """The bind is bound and can take traffic."""
+
+    def bind_down(self, bind: CarrierBind, reason: str) -> None:
+        """The bind went down; its outstanding submits have been settled as ConnectionLost."""
+
+    def capacity_freed(self, bind: CarrierBind) -> None:
+        """A window slot came free (a response, or a timeout)."""
+
+    async def inbound(self, bind: CarrierBind, request: InboundRequest) -> None:
+        """A deliver_sm/data_sm (or unbind) from the carrier; answer it exactly once."""
+        request.respond()
+
+
+class CarrierBind:
+    """A persistent bind: connection, window, rate and reconnects."""
+
+    def __init__(
+        self,
+        config: BindConfig,
+        carrier: str,
+        listener: BindListener,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.carrier = carrier
+        self.listener = listener
+        self.conn: Connection | None = None
+        self.rate = AdaptiveRate(config.rate, config.burst, 0.0)
+        self.reconnects = 0
+        self.failures = 0
+        self._rng = rng or random.Random()
+        self._stopping = False
+        self._down_since: float | None = None
+        self.can_send = config.bind_type != "receiver"
+
+    # --- traffic -------------------------------------------------------------------------------
+
+    def is_up(self) -> bool:
+        conn = self.conn
+        return conn is not None and not conn.closed and conn.session.is_bound()
+
+    def free_window(self) -> int:
+        conn = self.conn
+        if conn is None or conn.closed:
+            return 0
+        return conn.session.window - conn.session.in_flight
+
+    def in_flight(self) -> int:
+        conn = self.conn
+        return 0 if conn is None else conn.session.in_flight
+
+    def admit_delay(self, parts: int, now: float) -> float | None:
+        """Seconds until ``parts`` PDUs could go (0: now); None while down or the window is full."""
+        if not self.can_send or self._stopping or not self.is_up() or self.free_window() < parts:
+            return None
+        return self.rate.delay(now, parts)
+
+    def admit(self, parts: int, now: float) -> bool:
+        """Take window room and tokens for a whole message, if both are available."""
+        if self.admit_delay(parts, now) != 0.0:
+            return False
+        return self.rate.take(now, parts)
+
+    def submit(self, pdus: Sequence[SubmitSM], on_done: Callable[[int, Outcome], None]) -> None:
+        """Send the parts of one admitted message, in order; ``on_done(i, outcome)`` per part.
+
+        Raises:
+            ConnectionLost: the bind dropped since ``admit``; nothing was sent.
+        """
+        conn = self.conn
+        if conn is None or conn.closed or self.free_window() < len(pdus):
+            raise ConnectionLost(f"bind {self.name} is down")
+        for index, pdu in enumerate(pdus):
+            conn.send_now(pdu, self._callback(index, on_done))
+
+    def _callback(
+        self, index: int, on_done: Callable[[int, Outcome], None]
+    ) -> Callable[[Outcome], None]:
+        def settle(outcome: Outcome) -> None:
+            if not isinstance(outcome, BaseException) and (
+                outcome.command_status in THROTTLE_STATUSES
+            ):
+                self.rate.on_throttle(trio.current_time())
+            on_done(index, outcome)
+            self.listener.capacity_freed(self)
+
+        return settle
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    def _options(self) -> LinkOptions:
+        cfg = self.config
+        return LinkOptions(
+            window=cfg.window,
+            response_timeout=cfg.response_timeout,
+            enquire_link_interval=cfg.enquire_link_interval,
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.config.tls:
+            return None
+        context = ssl.create_default_context()
+        if not self.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered exponential back-off: between half and all of initial * 2**attempt."""
+        cfg = self.config
+        ceiling = min(cfg.reconnect_max, cfg.reconnect_initial * 2 ** min(attempt, 30))
+        return float(ceiling * (0.5 + 0.5 * self._rng.random()))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep the bind up until cancelled (or ``stop``)."""
+        task_status.started()
+        attempt = 0
+        while not self.stopping():
+            reason = await self._session()
+            if self.stopping():
+                break
+            self._note_down(reason)
+            delay = self.backoff(attempt)
+            attempt = 0 if self._was_up_long else attempt + 1
+            await trio.sleep(delay)
+
+    async def _session(self) -> str:
+        cfg = self.config
+        self._was_up_long = False
+        try:
+            async with connect(
+                cfg.host,
+                cfg.port,
+                self._options(),
+                ssl_context=self._ssl_context(),
+                connect_timeout=cfg.response_timeout,
+            ) as conn:
+                return await self._serve(conn)
+        except (OSError, trio.TooSlowError) as exc:
+            return f"connect or bind failed: {exc or type(exc).__name__}"
+        except BindError as exc:
+            return str(exc)
+        except (ConnectionLost, ProtocolError) as exc:
+            return f"connection lost: {exc}"
+        finally:
+            self.conn = None
+
+    async def _serve(self, conn: Connection) -> str:
+        cfg = self.config
+        pdu = _BIND_PDUS[cfg.bind_type](
+            system_id=cfg.system_id, password=cfg.password or "", system_type=cfg.system_type
+        )
+        with trio.fail_after(cfg.response_timeout):
+            await conn.bind(pdu)
+        started = trio.current_time()
+        self.conn = conn
+        self.rate = AdaptiveRate(cfg.rate, cfg.burst, started)
+        self._note_up()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump_inbound, conn)
+                await conn.wait_closed()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.conn = None
+            self._was_up_long = trio.current_time() - started > cfg.reconnect_max
+            self.listener.bind_down(self, conn.close_reason)
+        return conn.close_reason or "closed"
+
+    async def _pump_inbound(self, conn: Connection) -> None:
+        async with trio.open_nursery() as nursery:
+            async for request in conn.requests:
+                nursery.start_soon(self.listener.inbound, self, request)
+
+    def _note_up(self) -> None:
+        now = trio.current_time()
+        if self._down_since is not None and self.failures:
+            log.info(
+                "bind %s up again after %d failed attempts (down %.1f s)",
+                self.name,
+                self.failures,
+                now - self._down_since,
+            )
+            self.reconnects += 1
+        else:
+            log.info("bind %s up (%s:%d)", self.name, self.config.host, self.config.port)
+        self._down_since = None
+        self.failures = 0
+        self.listener.bind_up(self)
+
+    def _note_down(self, reason: str) -> None:
+        self.failures += 1
+        if self._down_since is None:
+            self._down_since = trio.current_time()
+            log.warning("bind %s down: %s; reconnecting", self.name, reason)
+        else:
+            log.debug("bind %s still down (attempt %d): %s", self.name, self.failures, reason)
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop reconnecting; unbind (bounded by ``grace``) if bound."""
+        self._stopping = True
+        conn = self.conn
+        if conn is not None and not conn.closed:
+            await conn.unbind(grace)

@@ -1,0 +1,445 @@
+"""Engine configuration: one TOML file decoded into frozen msgspec Structs.
+
+Theory of operation. Loading runs two passes. msgspec checks shape, types and the per-field
+limits declared with ``Meta`` on the annotations below, so each limit is written once and
+enforced by the decoder. ``_Checker`` then checks what spans several fields or needs the
+environment (unique bind names, password sources, routing), and fills each bind's
+``password`` from ``password_env``. Errors from either pass are rewritten into one form,
+``FILE: PATH: expected WHAT, got VALUE``, where WHAT is derived from the same annotation the
+decoder enforced, so the message and the check cannot drift apart. Passwords never appear in
+messages or reprs. The operator reference for every field is docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import msgspec.inspect as mi
+from msgspec import Meta, Struct, field
+
+__all__ = [
+    "BindConfig",
+    "CarrierConfig",
+    "Config",
+    "ConfigError",
+    "InboxConfig",
+    "MetricsConfig",
+    "OutboxConfig",
+    "RedisConfig",
+    "RoutingConfig",
+    "load_config",
+    "parse_config",
+]
+
+Positive = Annotated[float, Meta(gt=0)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
+UnknownPolicy = Literal["resend", "drop"]
+
+_NPI_VALUES = frozenset({0, 1, 3, 4, 6, 8, 9, 10, 14, 18})
+"""Numbering plan indicators defined by SMPP 3.4 §5.2.6."""
+_CARRIER_NAME = re.compile(r"[a-z0-9_-]+")
+_BIND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_PREFIX = re.compile(r"\+[0-9]{1,15}")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class BindConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One SMPP session to a carrier. After loading, ``password`` holds the real password."""
+
+    name: NonEmpty
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 2775
+    tls: bool = False
+    tls_verify: bool = True
+    system_id: Annotated[str, Meta(min_length=1, max_length=15)]  # C-Octet 16, §5.2.1
+    password: Annotated[str, Meta(max_length=8)] | None = None  # C-Octet 9, §5.2.2
+    password_env: NonEmpty | None = None
+    system_type: Annotated[str, Meta(max_length=12)] = ""  # C-Octet 13, §5.2.3
+    bind_type: Literal["transmitter", "receiver", "transceiver"] = "transceiver"
+    window: Annotated[int, Meta(ge=1, le=10000)] = 64
+    rate: Positive = 100.0
+    burst: Annotated[int, Meta(ge=1)] = 10
+    enquire_link_interval: Positive = 30.0
+    response_timeout: Positive = 10.0
+    reconnect_initial: Positive = 1.0
+    reconnect_max: Positive = 60.0
+    source_ton: Annotated[int, Meta(ge=0, le=6)] = 3  # §5.2.5; 3 = network specific
+    source_npi: Annotated[int, Meta(ge=0, le=18)] = 0  # §5.2.6
+
+    def __repr__(self) -> str:
+        parts = (
+            f"{n}={'<hidden>' if n == 'password' and v else repr(v)}" for n, v in self._items()
+        )
+        return f"BindConfig({', '.join(parts)})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [(n, "<hidden>" if n == "password" and v else v) for n, v in self._items()]
+
+    def _items(self) -> Iterator[tuple[str, Any]]:
+        for name in self.__struct_fields__:
+            yield name, getattr(self, name)
+
+
+class CarrierConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    binds: Annotated[list[BindConfig], Meta(min_length=1)]
+    prefixes: list[str] = field(default_factory=list)
+
+
+class RoutingConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    default_carrier: str | None = None
+    prefer_last_inbound: bool = True
+
+
+class RedisConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    url: str | None = None
+    namespace: NonEmpty = "ja"
+    data_dir: str | None = None
+    appendfsync: Literal["everysec", "always"] = "everysec"
+
+
+class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 9477
+
+
+class OutboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    transactional_policy_unknown: UnknownPolicy = "drop"
+    bulk_policy_unknown: UnknownPolicy = "resend"
+    max_attempts: Annotated[int, Meta(ge=1)] = 5
+    retry_initial: Positive = 5.0
+    retry_max: Positive = 300.0
+
+
+class InboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    per_number_rate: Positive = 1.0
+    per_number_burst: Annotated[int, Meta(ge=1)] = 10
+    reassembly_timeout: Positive = 600.0
+
+
+class Config(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    short_code: str
+    carriers: Annotated[dict[str, CarrierConfig], Meta(min_length=1)]
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    country_code: str = "31"
+
+    def all_binds(self) -> Iterator[tuple[str, BindConfig]]:
+        """Every bind with the name of its carrier, in file order."""
+        for carrier, cfg in self.carriers.items():
+            for bind in cfg.binds:
+                yield carrier, bind
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid. ``str()`` has one ``SOURCE: PATH: problem`` per line."""
+
+    def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        lines = (
+            f"{source}: {path}: {text}" if path else f"{source}: {text}" for path, text in problems
+        )
+        super().__init__("\n".join(lines))
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the TOML file at ``path``.
+
+    Args:
+        path: the file.
+        environ: where ``password_env`` and ``REDIS_URL`` are looked up (default ``os.environ``).
+
+    Raises:
+        ConfigError: the file is unreadable, not TOML, or fails a check.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [("", f"cannot read: {exc}")]) from exc
+    return parse_config(text, source=str(path), environ=environ)
+
+
+def parse_config(
+    text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Like ``load_config`` for TOML text; ``source`` names it in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [("", f"invalid TOML: {exc}")]) from exc
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(source, [_explain(exc, raw)]) from None
+    checker = _Checker(os.environ if environ is None else environ)
+    config = checker.check(config)
+    if checker.problems:
+        raise ConfigError(source, checker.problems)
+    return config
+
+
+# --- pass 1: decoder errors rewritten with the value and the expectation ---------------------
+
+_AT = re.compile(r"(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_SEGMENT = re.compile(r"\.(\w+)|\[(\d+)\]|\[\.\.\.\]")
+_FIELD_NAME = re.compile(r"(unknown|missing required) field `(\w+)`")
+_MISSING = object()
+
+
+def _explain(exc: msgspec.ValidationError, raw: dict[str, Any]) -> tuple[str, str]:
+    match = _AT.fullmatch(str(exc))
+    assert match is not None  # the pattern matches any text
+    path, value, info = _locate(raw, match["path"] or "")
+    named = _FIELD_NAME.search(match["msg"])
+    if named is None:
+        secret = bool(path) and path[-1] == "password"
+        return _format(path), f"expected {_describe(info)}, got {_show(value, secret=secret)}"
+    kind, name = named.groups()
+    struct = _unwrap(info)
+    assert isinstance(struct, mi.StructType)
+    if kind == "unknown":
+        allowed = ", ".join(f.name for f in struct.fields)
+        return _format([*path, name]), f"unknown field (allowed: {allowed})"
+    wanted = next(f.type for f in struct.fields if f.name == name)
+    return _format([*path, name]), f"required field missing: expected {_describe(wanted)}"
+
+
+def _locate(raw: Any, at: str) -> tuple[list[str | int], Any, mi.Type]:
+    """Follow msgspec's path through the raw TOML and the schema at the same time."""
+    path: list[str | int] = []
+    value, info = raw, mi.type_info(Config)
+    for seg in _SEGMENT.finditer(at):
+        name, index = seg.groups()
+        match _unwrap(info):
+            case mi.StructType(fields=fields) if name is not None:
+                info = next(f.type for f in fields if f.name == name)
+                value = value.get(name, _MISSING) if isinstance(value, dict) else _MISSING
+                path.append(name)
+            case mi.ListType(item_type=item) if index is not None:
+                info, value = item, value[int(index)]
+                path.append(int(index))
+            case mi.DictType(value_type=item):
+                # msgspec does not name the key ("[...]"): it is the first entry that fails.
+                info, key = item, _first_invalid(value, item)
+                value = value[key]
+                path.append(key)
+    return path, value, info
+
+
+def _first_invalid(table: dict[str, Any], info: mi.Type) -> str:
+    # msgspec decodes tables in order and stops at the first error, so this is that entry.
+    assert isinstance(info, mi.StructType)
+    for key, item in table.items():
+        try:
+            msgspec.convert(item, info.cls)
+        except msgspec.ValidationError:
+            return key
+    raise AssertionError("no invalid entry")  # pragma: no cover
+
+
+def _unwrap(info: mi.Type) -> mi.Type:
+    """The one non-None member of ``X | None``; anything else as it is."""
+    if isinstance(info, mi.UnionType):
+        members = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        if len(members) == 1:
+            return members[0]
+    return info
+
+
+def _describe(info: mi.Type) -> str:
+    match info:
+        case mi.IntType():
+            return "an int" + _bounds(info)
+        case mi.FloatType():
+            return "a number" + _bounds(info)
+        case mi.StrType():
+            return _describe_str(info.min_length, info.max_length)
+        case mi.BoolType():
+            return "true or false"
+        case mi.LiteralType():
+            return "one of " + ", ".join(_show(v) for v in info.values)
+        case mi.ListType():
+            noun = "tables" if isinstance(info.item_type, mi.StructType) else "strings"
+            least = f"at least {info.min_length} " if info.min_length else ""
+            return f"an array of {least}{noun}"
+        case mi.DictType():
+            return f"a table of at least {info.min_length} entry" if info.min_length else "a table"
+        case mi.StructType():
+            return "a table"
+        case mi.UnionType():
+            return " or ".join(_describe(t) for t in info.types if not isinstance(t, mi.NoneType))
+    return str(info)  # pragma: no cover - every schema type is handled above
+
+
+def _bounds(info: mi.IntType | mi.FloatType) -> str:
+    if info.ge is not None and info.le is not None:
+        return f" between {info.ge} and {info.le}"
+    parts = [
+        f"{op} {v}" for op, v in ((">=", info.ge), (">", info.gt), ("<=", info.le)) if v is not None
+    ]
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def _describe_str(least: int | None, most: int | None) -> str:
+    if most is not None:
+        return (
+            f"a string of {least or 0} to {most} characters"
+            if least
+            else (f"a string of at most {most} characters")
+        )
+    return "a non-empty string" if least else "a string"
+
+
+def _show(value: Any, *, secret: bool = False) -> str:
+    if value is _MISSING:
+        return "nothing"
+    if secret:
+        size = f" of {len(value)} characters" if isinstance(value, str) else ""
+        return f"{_kind(value)}{size} (not shown)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:57] + "...", ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    return _kind(value)
+
+
+def _kind(value: Any) -> str:
+    kinds = {str: "a string", int: "an int", float: "a number", dict: "a table", list: "an array"}
+    return kinds.get(type(value), f"a TOML {type(value).__name__}")
+
+
+def _format(path: Sequence[str | int]) -> str:
+    out = ""
+    for seg in path:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else seg)
+    return out
+
+
+# --- pass 2: checks across fields and against the environment --------------------------------
+
+
+class _Checker:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, path: str, text: str) -> None:
+        self.problems.append((path, text))
+
+    def check(self, cfg: Config) -> Config:
+        """Record every problem; return ``cfg`` with passwords and defaults resolved."""
+        self.digits("short_code", cfg.short_code, 3, 15)
+        self.digits("country_code", cfg.country_code, 1, 3)
+        carriers = {name: self.carrier(name, c) for name, c in cfg.carriers.items()}
+        self.unique_bind_names(cfg)
+        return msgspec.structs.replace(
+            cfg, carriers=carriers, routing=self.routing(cfg), redis=self.redis(cfg.redis)
+        )
+
+    def digits(self, path: str, value: str, least: int, most: int) -> None:
+        if not (value.isascii() and value.isdigit() and least <= len(value) <= most):
+            self.fail(path, f"expected {least} to {most} digits, got {_show(value)}")
+
+    def carrier(self, name: str, carrier: CarrierConfig) -> CarrierConfig:
+        path = f"carriers.{name}"
+        if not _CARRIER_NAME.fullmatch(name):
+            self.fail(path, f"carrier name {_show(name)}: expected only a-z, 0-9, '_' and '-'")
+        for i, prefix in enumerate(carrier.prefixes):
+            if not _PREFIX.fullmatch(prefix):
+                self.fail(f"{path}.prefixes[{i}]", f'expected "+" and digits, got {_show(prefix)}')
+        binds = [self.bind(f"{path}.binds[{i}]", b) for i, b in enumerate(carrier.binds)]
+        return msgspec.structs.replace(carrier, binds=binds)
+
+    def bind(self, path: str, bind: BindConfig) -> BindConfig:
+        if not _BIND_NAME.fullmatch(bind.name):
+            self.fail(
+                f"{path}.name", f"expected 1 to 64 of A-Z a-z 0-9 _ . -, got {_show(bind.name)}"
+            )
+        for name in ("system_id", "system_type"):  # C-Octet Strings are ASCII (§3.1)
+            value = getattr(bind, name)
+            if not value.isascii() or "\0" in value:
+                self.fail(f"{path}.{name}", f"expected ASCII without NUL, got {_show(value)}")
+        if bind.source_npi not in _NPI_VALUES:
+            allowed = ", ".join(map(str, sorted(_NPI_VALUES)))
+            self.fail(f"{path}.source_npi", f"expected one of {allowed}, got {bind.source_npi}")
+        if bind.reconnect_max < bind.reconnect_initial:
+            self.fail(
+                f"{path}.reconnect_max",
+                f"expected >= reconnect_initial {bind.reconnect_initial}, got {bind.reconnect_max}",
+            )
+        return msgspec.structs.replace(bind, password=self.password(path, bind))
+
+    def password(self, path: str, bind: BindConfig) -> str | None:
+        if (bind.password is None) == (bind.password_env is None):
+            self.fail(path, "expected exactly one of password or password_env")
+            return bind.password
+        if bind.password is not None:
+            self.check_password(f"{path}.password", bind.password, "a string")
+            return bind.password
+        assert bind.password_env is not None
+        value = self.environ.get(bind.password_env)
+        if value is None:
+            self.fail(
+                f"{path}.password_env", f"environment variable {bind.password_env} is not set"
+            )
+        else:
+            self.check_password(f"{path}.password_env", value, f"${bind.password_env}")
+        return value
+
+    def check_password(self, path: str, value: str, what: str) -> None:
+        if len(value) > 8 or not value.isascii() or "\0" in value:
+            self.fail(
+                path, f"expected at most 8 ASCII characters, {what} has {len(value)} (not shown)"
+            )
+
+    def unique_bind_names(self, cfg: Config) -> None:
+        seen: dict[str, str] = {}
+        for carrier, cc in cfg.carriers.items():
+            for i, bind in enumerate(cc.binds):
+                path = f"carriers.{carrier}.binds[{i}].name"
+                if bind.name in seen:
+                    self.fail(path, f"{_show(bind.name)} is already the name of {seen[bind.name]}")
+                seen.setdefault(bind.name, path.removesuffix(".name"))
+
+    def routing(self, cfg: Config) -> RoutingConfig:
+        routing, names = cfg.routing, list(cfg.carriers)
+        owner: dict[str, str] = {}
+        for name, carrier in cfg.carriers.items():
+            for prefix in carrier.prefixes:
+                if prefix in owner and owner[prefix] != name:
+                    self.fail(
+                        f"carriers.{name}.prefixes", f"{prefix} is also routed to {owner[prefix]}"
+                    )
+                owner.setdefault(prefix, name)
+        if routing.default_carrier is None:
+            default = names[0] if len(names) == 1 else None
+            return msgspec.structs.replace(routing, default_carrier=default)
+        if routing.default_carrier not in cfg.carriers:
+            self.fail(
+                "routing.default_carrier",
+                f"expected one of {', '.join(names)}, got {_show(routing.default_carrier)}",
+            )
+        return routing
+
+    def redis(self, redis: RedisConfig) -> RedisConfig:
+        url, path = redis.url, "redis.url"
+        if url is None and "REDIS_URL" in self.environ:
+            url, path = self.environ["REDIS_URL"], "redis.url (from REDIS_URL)"
+        if url is not None and not url.startswith(_REDIS_SCHEMES):
+            schemes = ", ".join(_REDIS_SCHEMES)
+            self.fail(
+                path, f"expected a URL starting with {schemes}, got {_show(url.split('@')[-1])}"
+            )
+        return msgspec.structs.replace(redis, url=url)

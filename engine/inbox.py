@@ -1,0 +1,288 @@
+"""The inbound path: deliver_sm and data_sm from every bind.
+
+Delivery receipts update their message's status and the metrics; a permanent failure (the
+number is gone or barred) is recorded against the number. A receipt that arrives before its
+submit_sm_resp is held briefly and matched when the message id appears.
+
+Mobile-originated messages are reassembled when multi-part (UDH or SAR TLVs; the payload may
+also come in message_payload), decoded to Unicode, the sender normalised to E.164, and recorded
+durably in Redis *before* the deliver_sm_resp goes back: when Redis is unavailable the answer
+is ESME_RX_T_APPN, so the carrier redelivers later. A redelivery of the same message is
+recognised by its content key and never recorded twice. A per-number token bucket stops
+floods and reply loops. The router consumes the recorded messages (``RouterLoop``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from counters import InboundRecord, SentRecord, Store, StoreUnavailable
+from engine.bind import BindListener, CarrierBind
+from engine.config import Config
+from engine.metrics import Metrics
+from engine.ratelimit import TokenBucket
+from engine.routing import e164_from_smpp
+from smpp.constants import (
+    MESSAGE_TYPE_MASK,
+    REQUESTS_WITHOUT_RESPONSE,
+    CommandStatus,
+    EsmClass,
+    MessageState,
+    TlvTag,
+)
+from smpp.pdu import DataSM, DeliverSM
+from smpp.receipt import Receipt, message_id_candidates, normalise_message_id, receipt_from_fields
+from smpp.segment import ConcatInfo, Reassembler, UdhError, parse_udh
+from smpp.text import decode_text
+from smpp.tlv import find_tlv
+from smpp.transport import InboundRequest
+
+__all__ = ["Inbox", "Router", "RouterLoop"]
+
+log = logging.getLogger(__name__)
+
+REDELIVERY_WINDOW = 600
+"""Seconds during which identical content from the same number counts as a redelivery."""
+HOLD_RECEIPTS = 60.0
+_PERMANENT_STATES = frozenset({MessageState.UNDELIVERABLE, MessageState.REJECTED})
+_RECEIPT_TYPES = frozenset({int(EsmClass.SMSC_DELIVERY_RECEIPT), 0x20})
+
+
+class Router(Protocol):
+    """Acts on a recorded inbound message (the campaigns layer: JA, STOP, START, HELP)."""
+
+    async def route(self, entry_id: str, record: InboundRecord) -> None: ...
+
+
+class Inbox(BindListener):
+    """Handles what the carriers send us, and tells the pools about bind changes."""
+
+    def __init__(self, store: Store, config: Config, metrics: Metrics) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        cfg = config.inbox
+        self._reassembler = Reassembler(timeout=cfg.reassembly_timeout)
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._held: dict[str, tuple[Receipt, str, float]] = {}
+        self.recent_ids: dict[str, SentRecord] = {}
+        self._late: list[tuple[Receipt, SentRecord]] = []
+        self.unmatched_receipts = 0
+        self.notify: dict[str, Callable[[], None]] = {}
+        self.changed = trio.lowlevel.ParkingLot()
+        """Unparked on every bind change and freed window slot (for waiters like stop())."""
+
+    # --- bind events ---------------------------------------------------------------------------
+
+    def bind_up(self, bind: CarrierBind) -> None:
+        self.metrics.child("binds_up", bind.carrier, bind.name).set(1)
+        if bind.reconnects:
+            self.metrics.child("reconnects", bind.carrier, bind.name).inc()
+        self._notify(bind)
+
+    def bind_down(self, bind: CarrierBind, reason: str) -> None:
+        self.metrics.child("binds_up", bind.carrier, bind.name).set(0)
+        self._notify(bind)
+
+    def capacity_freed(self, bind: CarrierBind) -> None:
+        self._notify(bind)
+
+    def _notify(self, bind: CarrierBind) -> None:
+        if self.changed:
+            self.changed.unpark_all()
+        callback = self.notify.get(bind.carrier)
+        if callback is not None:
+            callback()
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    async def inbound(self, bind: CarrierBind, request: InboundRequest) -> None:
+        pdu = request.pdu
+        if pdu.command_id in REQUESTS_WITHOUT_RESPONSE:
+            return
+        if not isinstance(pdu, DeliverSM | DataSM):
+            request.respond()
+            return
+        try:
+            if pdu.esm_class & MESSAGE_TYPE_MASK in _RECEIPT_TYPES:
+                await self._receipt(bind, pdu)
+            else:
+                await self._mobile_originated(bind, pdu)
+        except StoreUnavailable:
+            self.metrics.child("store_errors", "inbox").inc()
+            request.respond(status=CommandStatus.ESME_RX_T_APPN)
+            return
+        request.respond()
+
+    # --- receipts ------------------------------------------------------------------------------
+
+    async def _receipt(self, bind: CarrierBind, pdu: DeliverSM | DataSM) -> None:
+        short_message = pdu.short_message if isinstance(pdu, DeliverSM) else b""
+        receipt = receipt_from_fields(short_message, {t.tag: t.value for t in pdu.tlvs})
+        if receipt is None or not receipt.message_id:
+            self.metrics.child("inbound", bind.carrier, "bad_receipt").inc()
+            return
+        message_id = normalise_message_id(receipt.message_id)
+        state = receipt.state.name if receipt.state else receipt.stat or "UNKNOWN"
+        await self.store.deliveries.record_status(message_id, state, receipt.err or "")
+        self.metrics.child("receipts", bind.carrier, state).inc()
+        found = self._match(receipt.message_id)
+        if found is None:
+            hit = await self.store.deliveries.find_sent(message_id_candidates(receipt.message_id))
+            found = hit[1] if hit else None
+        if found is None:
+            self._held[message_id] = (receipt, bind.carrier, trio.current_time() + HOLD_RECEIPTS)
+            self._expire_held()
+            return
+        await self._apply(receipt, found)
+
+    def _match(self, raw_id: str) -> SentRecord | None:
+        for candidate in message_id_candidates(raw_id):
+            record = self.recent_ids.get(candidate)
+            if record is not None:
+                return record
+        return None
+
+    async def _apply(self, receipt: Receipt, record: SentRecord) -> None:
+        if receipt.state in _PERMANENT_STATES:
+            reason = f"{receipt.stat} err:{receipt.err or ''}"
+            await self.store.deliveries.mark_undeliverable(record.to, reason)
+
+    def sent(self, message_id: str, record: SentRecord) -> None:
+        """The outbox learned a carrier message id: match any receipt that came early."""
+        self.recent_ids[message_id] = record
+        if len(self.recent_ids) > 100_000:
+            self.recent_ids.pop(next(iter(self.recent_ids)))
+        held = self._held.pop(message_id, None)
+        if held is not None:
+            receipt, _, _ = held
+            if receipt.state in _PERMANENT_STATES:
+                self._late.append((receipt, record))
+
+    async def apply_late(self) -> None:
+        """Apply receipts matched after they arrived (run periodically by the app)."""
+        late, self._late = self._late, []
+        for receipt, record in late:
+            await self._apply(receipt, record)
+
+    def _expire_held(self) -> None:
+        now = trio.current_time()
+        for message_id, (_, _, expires) in list(self._held.items()):
+            if expires > now:
+                break
+            del self._held[message_id]
+            self.unmatched_receipts += 1
+
+    # --- mobile-originated ---------------------------------------------------------------------
+
+    async def _mobile_originated(self, bind: CarrierBind, pdu: DeliverSM | DataSM) -> None:
+        source = e164_from_smpp(pdu.source_addr, pdu.source_addr_ton, self.config.country_code)
+        if not self._allow(source):
+            self.metrics.child("inbound", bind.carrier, "flood").inc()
+            return
+        payload = self._payload(bind, pdu, source)
+        if payload is None:
+            self.metrics.child("inbound", bind.carrier, "part").inc()
+            return
+        text = decode_text(payload, pdu.data_coding)
+        record = InboundRecord(
+            source=source,
+            destination=pdu.destination_addr,
+            text=text,
+            carrier=bind.carrier,
+            bind=bind.name,
+            received_at=time.time(),
+            data_coding=pdu.data_coding,
+            raw=payload,
+        )
+        key = hashlib.blake2b(
+            b"|".join((bind.carrier.encode(), source.encode(), pdu.destination_addr.encode(),
+                       bytes((pdu.data_coding,)), payload)),
+            digest_size=12,
+        ).hexdigest()  # fmt: skip
+        new = await self.store.deliveries.record_inbound(record, key, REDELIVERY_WINDOW)
+        self.metrics.child("inbound", bind.carrier, "mo" if new else "redelivery").inc()
+
+    def _payload(self, bind: CarrierBind, pdu: DeliverSM | DataSM, source: str) -> bytes | None:
+        """The whole message's octets, or None while parts are still missing."""
+        message_payload = find_tlv(pdu.tlvs, TlvTag.MESSAGE_PAYLOAD)
+        data = message_payload.value if message_payload else getattr(pdu, "short_message", b"")
+        info: ConcatInfo | None = None
+        if pdu.esm_class & EsmClass.UDHI:
+            try:
+                info, data = parse_udh(data)
+            except UdhError:
+                info = None
+        else:
+            info = _sar_info(pdu)
+        if info is None:
+            return data
+        key = (bind.carrier, source, pdu.destination_addr)
+        try:
+            return self._reassembler.add(key, info, data, trio.current_time())
+        except UdhError:
+            return data
+
+    def _allow(self, number: str) -> bool:
+        cfg = self.config.inbox
+        now = trio.current_time()
+        bucket = self._buckets.get(number)
+        if bucket is None:
+            bucket = TokenBucket(cfg.per_number_rate, cfg.per_number_burst, now)
+            self._buckets[number] = bucket
+            if len(self._buckets) > 100_000:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(number)
+        return bucket.take(now)
+
+
+def _sar_info(pdu: DeliverSM | DataSM) -> ConcatInfo | None:
+    ref = find_tlv(pdu.tlvs, TlvTag.SAR_MSG_REF_NUM)
+    total = find_tlv(pdu.tlvs, TlvTag.SAR_TOTAL_SEGMENTS)
+    seq = find_tlv(pdu.tlvs, TlvTag.SAR_SEGMENT_SEQNUM)
+    if ref is None or total is None or seq is None:
+        return None
+    try:
+        return ConcatInfo.from_sar(
+            int.from_bytes(ref.value, "big"),
+            int.from_bytes(total.value, "big"),
+            int.from_bytes(seq.value, "big"),
+        )
+    except (UdhError, ValueError):
+        return None
+
+
+class RouterLoop:
+    """Feeds recorded inbound messages to the router, acknowledging each once handled."""
+
+    def __init__(self, store: Store, router: Router, *, consumer: str) -> None:
+        self.store = store
+        self.router = router
+        self.consumer = consumer
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.store.deliveries.ensure_inbound_group()
+        task_status.started()
+        idle = 0.001
+        while True:
+            try:
+                batch = await self.store.deliveries.read_inbound(self.consumer)
+                for entry_id, record in batch:
+                    await self.router.route(entry_id, record)
+                await self.store.deliveries.ack_inbound([entry_id for entry_id, _ in batch])
+            except StoreUnavailable:
+                await trio.sleep(0.5)
+                continue
+            if batch:
+                idle = 0.001
+            else:
+                await trio.sleep(idle)
+                idle = min(idle * 2, 0.05)

@@ -1,0 +1,310 @@
+"""Config decoding: the example loads, and every bad value gets a message naming the field,
+the value and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import BindConfig, Config, ConfigError, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ja-engine.toml"
+ENV = {"KPN_PW": "s3cret"}
+
+MINIMAL = """
+short_code = "4777"
+[[carriers.kpn.binds]]
+name = "kpn-1"
+system_id = "ja"
+password_env = "KPN_PW"
+"""
+
+
+def parse(text: str, environ: dict[str, str] | None = None) -> Config:
+    return parse_config(text, source="ja.toml", environ=ENV if environ is None else environ)
+
+
+def error(text: str, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse(text, environ)
+    return str(info.value)
+
+
+def with_bind_line(line: str) -> str:
+    return MINIMAL.replace('system_id = "ja"', f'system_id = "ja"\n{line}')
+
+
+def test_example_file_loads() -> None:
+    config = load_config(EXAMPLE, environ={"KPN_SMPP_PASSWORD": "kpnpass"})
+    assert config.short_code == "4777"
+    assert set(config.carriers) == {"kpn", "vodafone"}
+    kpn1 = config.carriers["kpn"].binds[0]
+    assert (kpn1.name, kpn1.port, kpn1.tls, kpn1.password) == ("kpn-1", 3550, True, "kpnpass")
+    assert kpn1.password_env == "KPN_SMPP_PASSWORD"
+    assert config.carriers["vodafone"].binds[0].password == "sim"
+    assert config.routing.default_carrier == "kpn"
+    assert [b.name for _, b in config.all_binds()] == ["kpn-1", "kpn-2", "vf-1"]
+
+
+def test_defaults() -> None:
+    config = parse(MINIMAL)
+    bind = config.carriers["kpn"].binds[0]
+    assert bind == BindConfig(
+        name="kpn-1", system_id="ja", password="s3cret", password_env="KPN_PW"
+    )
+    assert (bind.host, bind.port, bind.bind_type, bind.window, bind.rate) == (
+        "127.0.0.1",
+        2775,
+        "transceiver",
+        64,
+        100.0,
+    )
+    assert (bind.source_ton, bind.source_npi, bind.tls_verify) == (3, 0, True)
+    assert config.routing.default_carrier == "kpn"  # the only carrier
+    assert config.redis.url is None
+    assert config.redis.appendfsync == "everysec"
+    assert config.metrics.port == 9477
+    assert config.outbox.transactional_policy_unknown == "drop"
+    assert config.outbox.bulk_policy_unknown == "resend"
+    assert config.inbox.per_number_burst == 10
+    assert config.country_code == "31"
+
+
+def test_int_accepted_for_float_field() -> None:
+    assert parse(with_bind_line("rate = 250")).carriers["kpn"].binds[0].rate == 250.0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'window = "64"',
+            'ja.toml: carriers.kpn.binds[0].window: expected an int between 1 and 10000, got "64"',
+        ),
+        ("window = 0", "carriers.kpn.binds[0].window: expected an int between 1 and 10000, got 0"),
+        (
+            "port = 70000",
+            "carriers.kpn.binds[0].port: expected an int between 1 and 65535, got 70000",
+        ),
+        ("rate = 0", "carriers.kpn.binds[0].rate: expected a number > 0, got 0"),
+        ("burst = 0.5", "carriers.kpn.binds[0].burst: expected an int >= 1, got 0.5"),
+        ("tls = 1", "carriers.kpn.binds[0].tls: expected true or false, got 1"),
+        (
+            'bind_type = "tx"',
+            'carriers.kpn.binds[0].bind_type: expected one of "receiver", "transceiver", '
+            '"transmitter", got "tx"',
+        ),
+        (
+            "source_ton = 7",
+            "carriers.kpn.binds[0].source_ton: expected an int between 0 and 6, got 7",
+        ),
+        (
+            "source_npi = 2",
+            "carriers.kpn.binds[0].source_npi: "
+            "expected one of 0, 1, 3, 4, 6, 8, 9, 10, 14, 18, got 2",
+        ),
+        (
+            'system_type = "ABCDEFGHIJKLM"',
+            "carriers.kpn.binds[0].system_type: expected a string of at most 12 characters, "
+            'got "ABCDEFGHIJKLM"',
+        ),
+        (
+            "reconnect_initial = 5.0\nreconnect_max = 2.0",
+            "carriers.kpn.binds[0].reconnect_max: expected >= reconnect_initial 5.0, got 2.0",
+        ),
+        ('name = "kpn 1"', "carriers.kpn.binds[0].name: expected 1 to 64 of A-Z a-z 0-9 _ . -"),
+    ],
+)
+def test_bad_bind_value(line: str, message: str) -> None:
+    text = with_bind_line(line)
+    if line.startswith("name"):
+        text = text.replace('name = "kpn-1"\n', "", 1)
+    assert message in error(text)
+
+
+def test_system_id_length_per_smpp() -> None:
+    assert error(MINIMAL.replace('"ja"', '"ABCDEFGHIJKLMNOP"')) == (
+        "ja.toml: carriers.kpn.binds[0].system_id: expected a string of 1 to 15 characters, "
+        'got "ABCDEFGHIJKLMNOP"'
+    )
+
+
+def test_missing_required_field() -> None:
+    assert error(MINIMAL.replace('system_id = "ja"\n', "")) == (
+        "ja.toml: carriers.kpn.binds[0].system_id: required field missing: "
+        "expected a string of 1 to 15 characters"
+    )
+
+
+def test_error_in_second_carrier_names_it() -> None:
+    text = MINIMAL + '[[carriers.vf.binds]]\nname = "vf-1"\nsystem_id = "x"\npassword = "p"\n'
+    text += "window = -1\n"
+    assert "ja.toml: carriers.vf.binds[0].window: expected an int between 1 and 10000" in (
+        error(text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "allowed"),
+    [
+        ("colour = 1", "colour", "short_code, carriers, routing"),
+        ("[routing]\nfoo = 1", "routing.foo", "default_carrier, prefer_last_inbound"),
+        ("[carriers.kpn]\nweight = 3", "carriers.kpn.weight", "binds, prefixes"),
+        ("[[carriers.kpn.binds]]\ncolour = 1", "carriers.kpn.binds[1].colour", "name, host, port"),
+    ],
+)
+def test_unknown_field_at_any_depth(extra: str, path: str, allowed: str) -> None:
+    # Top-level keys must come before the first table header in TOML.
+    text = f"{extra}\n{MINIMAL}" if extra.startswith("colour") else f"{MINIMAL}{extra}\n"
+    message = error(text)
+    assert message.startswith(f"ja.toml: {path}: unknown field (allowed: ")
+    assert allowed in message
+
+
+def test_toml_syntax_error_has_line_and_column() -> None:
+    message = error('short_code = "4777"\ncarriers = [\n  = 3\n')
+    assert message.startswith("ja.toml: invalid TOML: ")
+    assert "line 3, column 3" in message
+
+
+def test_password_env_resolved_and_hidden() -> None:
+    bind = parse(MINIMAL, {"KPN_PW": "hunter2"}).carriers["kpn"].binds[0]
+    assert bind.password == "hunter2"
+    assert bind.password_env == "KPN_PW"
+    assert "hunter2" not in repr(bind)
+    assert "password=<hidden>" in repr(bind)
+    assert "hunter2" not in repr(parse(MINIMAL, {"KPN_PW": "hunter2"}))
+
+
+def test_password_env_not_set() -> None:
+    assert error(MINIMAL, {}) == (
+        "ja.toml: carriers.kpn.binds[0].password_env: environment variable KPN_PW is not set"
+    )
+
+
+def test_password_from_env_too_long_is_not_shown() -> None:
+    message = error(MINIMAL, {"KPN_PW": "muchtoolong"})
+    assert "carriers.kpn.binds[0].password_env: expected at most 8 ASCII characters" in message
+    assert "$KPN_PW has 11" in message
+    assert "muchtoolong" not in message
+
+
+def test_inline_password_too_long_is_not_shown() -> None:
+    text = MINIMAL.replace('password_env = "KPN_PW"', 'password = "muchtoolong"')
+    message = error(text)
+    assert message == (
+        "ja.toml: carriers.kpn.binds[0].password: expected a string of at most 8 characters, "
+        "got a string of 11 characters (not shown)"
+    )
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_exactly_one_password_source(both: bool) -> None:
+    text = (
+        with_bind_line('password = "x"') if both else MINIMAL.replace('password_env = "KPN_PW"', "")
+    )
+    assert error(text) == (
+        "ja.toml: carriers.kpn.binds[0]: expected exactly one of password or password_env"
+    )
+
+
+def test_duplicate_bind_names_across_carriers() -> None:
+    text = MINIMAL + '[[carriers.vf.binds]]\nname = "kpn-1"\nsystem_id = "x"\npassword = "p"\n'
+    text += '[routing]\ndefault_carrier = "kpn"\n'
+    assert error(text) == (
+        'ja.toml: carriers.vf.binds[0].name: "kpn-1" is already the name of carriers.kpn.binds[0]'
+    )
+
+
+def test_default_carrier_must_exist() -> None:
+    assert error(MINIMAL + '[routing]\ndefault_carrier = "vf"\n') == (
+        'ja.toml: routing.default_carrier: expected one of kpn, got "vf"'
+    )
+
+
+def test_no_default_with_several_carriers() -> None:
+    text = MINIMAL + '[[carriers.vf.binds]]\nname = "vf-1"\nsystem_id = "x"\npassword = "p"\n'
+    assert parse(text).routing.default_carrier is None
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "message"),
+    [
+        ('["3161"]', 'carriers.kpn.prefixes[0]: expected "+" and digits, got "3161"'),
+        ('["+31", "+31 6"]', 'carriers.kpn.prefixes[1]: expected "+" and digits, got "+31 6"'),
+    ],
+)
+def test_bad_prefix(prefixes: str, message: str) -> None:
+    text = MINIMAL.replace(
+        "[[carriers.kpn.binds]]", f"[carriers.kpn]\nprefixes = {prefixes}\n[[carriers.kpn.binds]]"
+    )
+    assert message in error(text)
+
+
+def test_prefix_routed_to_two_carriers() -> None:
+    text = MINIMAL.replace(
+        "[[carriers.kpn.binds]]", '[carriers.kpn]\nprefixes = ["+3161"]\n[[carriers.kpn.binds]]'
+    )
+    text += '[carriers.vf]\nprefixes = ["+3161"]\n'
+    text += '[[carriers.vf.binds]]\nname = "vf-1"\nsystem_id = "x"\npassword = "p"\n'
+    assert "ja.toml: carriers.vf.prefixes: +3161 is also routed to kpn" in error(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('short_code = "47a7"', 'short_code: expected 3 to 15 digits, got "47a7"'),
+        ("short_code = 4777", "short_code: expected a string, got 4777"),
+        ('country_code = "+31"', 'country_code: expected 1 to 3 digits, got "+31"'),
+    ],
+)
+def test_bad_top_level_value(text: str, message: str) -> None:
+    body = MINIMAL.replace('short_code = "4777"\n', "") if "short_code" in text else MINIMAL
+    assert f"ja.toml: {message}" in error(f"{text}\n{body}")
+
+
+def test_carriers_required_and_not_empty() -> None:
+    assert error('short_code = "4777"\ncarriers = {}\n') == (
+        "ja.toml: carriers: expected a table of at least 1 entry, got a table"
+    )
+    assert error('short_code = "4777"\n[carriers.kpn]\nbinds = []\n') == (
+        "ja.toml: carriers.kpn.binds: expected an array of at least 1 tables, got an array"
+    )
+
+
+def test_bad_carrier_name() -> None:
+    message = error(MINIMAL.replace("carriers.kpn.", 'carriers."KPN NL".'))
+    assert 'ja.toml: carriers.KPN NL: carrier name "KPN NL": expected only a-z' in message
+
+
+def test_several_semantic_problems_reported_together() -> None:
+    text = with_bind_line("reconnect_max = 0.1\nsource_npi = 2")
+    lines = error(text, {}).splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("ja.toml: carriers.kpn.binds[0].") for line in lines)
+
+
+def test_redis_url_from_environment_and_checked() -> None:
+    env = {**ENV, "REDIS_URL": "redis://127.0.0.1:6379/3"}
+    assert parse(MINIMAL, env).redis.url == "redis://127.0.0.1:6379/3"
+    in_file = MINIMAL + '[redis]\nurl = "unix:///run/redis.sock"\n'
+    assert parse(in_file, env).redis.url == "unix:///run/redis.sock"
+    message = error(MINIMAL, {**ENV, "REDIS_URL": "http://u:pw@host"})
+    assert message == (
+        "ja.toml: redis.url (from REDIS_URL): expected a URL starting with redis://, rediss://, "
+        'unix://, got "host"'
+    )
+
+
+def test_load_config_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.toml: cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_config_error_is_value_error_with_problems() -> None:
+    with pytest.raises(ValueError, match="window") as info:
+        parse(with_bind_line("window = 0"))
+    assert isinstance(info.value, ConfigError)
+    assert info.value.source == "ja.toml"
+    assert info.value.problems[0][0] == "carriers.kpn.binds[0].window"
