@@ -10,7 +10,9 @@ fixed pause and then resume at full speed, which turns one throttle into a storm
 
 from __future__ import annotations
 
-__all__ = ["AdaptiveRate", "TokenBucket"]
+from collections import deque
+
+__all__ = ["AdaptiveRate", "SlidingWindow", "TokenBucket"]
 
 _EPSILON = 1e-9
 """Float slack: after waiting exactly ``delay()``, the refill may land a hair below n."""
@@ -58,6 +60,44 @@ class TokenBucket:
         self._tokens = 0.0
 
 
+class SlidingWindow:
+    """At most ``limit`` PDUs in any interval of ``span`` seconds: the carrier's own measure.
+
+    A token bucket alone lets ``rate + burst`` through in some one-second windows, which a
+    strict carrier counts as going over. This hard cap closes that gap; the bucket still
+    smooths the flow. ``span`` carries a small margin, because network jitter can bring two
+    sends closer together on the carrier's clock than they were on ours.
+    """
+
+    def __init__(self, limit: int, span: float) -> None:
+        if limit < 1 or span <= 0:
+            raise ValueError(f"limit must be >= 1 and span > 0, got {limit=} {span=}")
+        self.limit = limit
+        self.span = span
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def delay(self, now: float, n: int = 1) -> float:
+        """Seconds until ``n`` more sends fit in the window."""
+        if n > self.limit:
+            raise ValueError(f"{n} PDUs can never fit a window of {self.limit}")
+        times = self._times
+        excess = len(times) + n - self.limit
+        if excess <= 0:
+            return 0.0
+        return max(0.0, times[excess - 1] + self.span - now)
+
+    def take(self, now: float, n: int = 1) -> bool:
+        if self.delay(now, n) > 0.0:
+            return False
+        self._times.extend([now] * n)
+        return True
+
+
+def _window_for(rate: float, margin: float) -> SlidingWindow:
+    span = max(1.0, 1.0 / rate)
+    return SlidingWindow(max(1, int(rate * span)), span * (1.0 + margin))
+
+
 class AdaptiveRate:
     """A token bucket whose rate backs off on throttling and recovers step by step.
 
@@ -80,9 +120,11 @@ class AdaptiveRate:
         floor: float = 0.05,
         recover_every: float = 2.0,
         recover_step: float = 0.1,
+        margin: float = 0.02,
     ) -> None:
         self.configured = rate
         self.bucket = TokenBucket(rate, burst, now)
+        self.window = _window_for(rate, margin)
         self.pause = pause
         self.floor = floor
         self.recover_every = recover_every
@@ -115,11 +157,13 @@ class AdaptiveRate:
         if now < self.paused_until:
             return self.paused_until - now
         self._recover(now)
-        return self.bucket.delay(now, n)
+        return max(self.bucket.delay(now, n), self.window.delay(now, n))
 
     def take(self, now: float, n: int = 1) -> bool:
         """Take ``n`` tokens if the bind may send them now."""
         if now < self.paused_until:
             return False
         self._recover(now)
-        return self.bucket.take(now, n)
+        if self.window.delay(now, n) > 0.0 or not self.bucket.take(now, n):
+            return False
+        return self.window.take(now, n)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.ratelimit import AdaptiveRate, TokenBucket
+from engine.ratelimit import AdaptiveRate, SlidingWindow, TokenBucket
 
 
 def test_bucket_allows_burst_then_meters() -> None:
@@ -75,3 +75,29 @@ def test_adaptive_rate_never_exceeds_configured() -> None:
         else:
             now += max(rate.delay(now), 1e-6)
     assert sent <= 50 * 20 + 5
+
+
+def test_sliding_window_caps_any_one_second() -> None:
+    window = SlidingWindow(limit=3, span=1.0)
+    assert all(window.take(0.0) for _ in range(3))
+    assert not window.take(0.5)
+    assert window.delay(0.5) == pytest.approx(0.5)
+    assert window.take(1.0)
+    assert window.delay(1.0, 3) == pytest.approx(1.0)
+
+
+def test_adaptive_rate_holds_the_carriers_one_second_count() -> None:
+    """rate 100 with burst 20: never more than 100 in any one-second window."""
+    rate = AdaptiveRate(100, 20, 0.0)
+    now, sends = 0.0, []
+    for _ in range(100_000):
+        if now >= 5.0:
+            break
+        if rate.take(now):
+            sends.append(now)
+        else:
+            now += max(rate.delay(now), 1e-6)
+    for i, start in enumerate(sends):
+        in_window = sum(1 for t in sends[i : i + 200] if t - start < 1.0)
+        assert in_window <= 100
+    assert len(sends) >= 100 * 5 * 0.95
