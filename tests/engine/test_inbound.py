@@ -1,0 +1,120 @@
+"""The inbound path: MO recorded before the answer, redeliveries, multi-part, receipts."""
+
+from __future__ import annotations
+
+import trio
+
+from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
+from engine.app import LoggingRouter
+from smpp.receipt import normalise_message_id
+from smpp.simulator.config import (
+    AccountConfig,
+    DeliveryConfig,
+    HandsetConfig,
+    ReceiptConfig,
+    SimulatorConfig,
+)
+from smpp.simulator.handsets import Reply
+from smpp.simulator.ledger import Kind
+from smpp.simulator.server import Simulator
+from tests.engine.support import Rig, rig
+from tests.redis_support import PrivateRedis
+
+
+def sim_config(**receipts: object) -> SimulatorConfig:
+    return SimulatorConfig(
+        port=0,
+        accounts=[AccountConfig(system_id="ja", password="pw")],
+        receipts=ReceiptConfig(**receipts) if receipts else ReceiptConfig(enabled=False),  # type: ignore[arg-type]
+        delivery=DeliveryConfig(response_timeout=1.0, retry_initial=0.2, retry_max=0.5,
+                                max_attempts=50),
+        handsets=HandsetConfig(count=1000, reply_probability=0.0, stranger_probability=0.0),
+    )  # fmt: skip
+
+
+def send_mo(sim: Simulator, number: int, text: str) -> None:
+    reply = Reply(0.0, Kind.JA, text, number)
+    sim.centre.send_mo(sim.account("ja"), reply, "4777", (0, 0), trio.current_time())
+
+
+def routed(r: Rig) -> list[tuple[str, str]]:
+    router = r.engine.router
+    assert isinstance(router, LoggingRouter)
+    return [(record.source, record.text) for record in router.seen]
+
+
+async def wait_routed(r: Rig, count: int) -> None:
+    with trio.fail_after(10):
+        while len(routed(r)) < count:
+            await trio.sleep(0.02)
+
+
+async def test_mo_is_normalised_recorded_and_routed(store: Store) -> None:
+    async with rig(store, sim_config()) as r:
+        send_mo(r.sim, 31612345678, "Ja!")
+        await wait_routed(r, 1)
+        assert routed(r) == [("+31612345678", "Ja!")]
+
+
+async def test_multi_part_mo_is_reassembled(store: Store) -> None:
+    text = "Ik teken graag, en ik wil ook weten hoe het afloopt met deze gevangene. " * 4
+    async with rig(store, sim_config()) as r:
+        send_mo(r.sim, 31612345679, text)
+        await wait_routed(r, 1)
+        assert routed(r) == [("+31612345679", text)]
+
+
+async def test_redelivery_is_not_acted_on_twice(store: Store) -> None:
+    async with rig(store, sim_config()) as r:
+        send_mo(r.sim, 31612345670, "JA")
+        send_mo(r.sim, 31612345670, "JA")
+        send_mo(r.sim, 31612345671, "JA")
+        await wait_routed(r, 2)
+        await trio.sleep(0.3)
+        assert sorted(routed(r)) == [("+31612345670", "JA"), ("+31612345671", "JA")]
+        redeliveries = r.metrics.registry.get_sample_value(
+            "ja_inbox_messages_total", {"carrier": "sim", "kind": "redelivery"}
+        )
+        assert redeliveries == 1
+
+
+async def test_mo_while_redis_is_down_is_recorded_on_redelivery(
+    private_redis: PrivateRedis,
+) -> None:
+    config = StoreConfig(url=private_redis.url, namespace="inbound")
+    async with open_store(config) as store, rig(store, sim_config()) as r:
+        private_redis.kill()
+        send_mo(r.sim, 31612345672, "JA")
+        with trio.fail_after(10):
+            while not r.sim.stats.deliveries["retried"]:
+                await trio.sleep(0.05)
+        assert routed(r) == []
+        store_errors = r.metrics.registry.get_sample_value(
+            "ja_engine_store_unavailable_total", {"where": "inbox"}
+        )
+        assert store_errors is not None
+        assert store_errors >= 1
+        private_redis.start()
+        await wait_routed(r, 1)
+        assert routed(r) == [("+31612345672", "JA")]
+
+
+async def test_receipts_update_status_and_mark_dead_numbers(store: Store) -> None:
+    sim = sim_config(delay=0.0, jitter=0.0, outcomes={"UNDELIV": 1.0})
+    async with rig(store, sim) as r:
+        message = OutboundMessage(ref="x1", to="+31600000005", text="appeal")
+        await store.queues.push(Lane.BULK, message)
+        await r.wait_delivered(1, timeout=10)
+        (record,) = r.sim.ledger.received(31600000005)
+        assert record.message_id is not None
+        message_id = normalise_message_id(record.message_id)
+        with trio.fail_after(10):
+            while await store.deliveries.undeliverable("+31600000005") is None:
+                await trio.sleep(0.05)
+        status = await store.deliveries.status(message_id)
+        assert status is not None
+        assert status[0] == "UNDELIVERABLE"
+        receipts = r.metrics.registry.get_sample_value(
+            "ja_inbox_receipts_total", {"carrier": "sim", "state": "UNDELIVERABLE"}
+        )
+        assert receipts == 1
