@@ -132,12 +132,11 @@ class Deliveries:
 
     async def record_sent(self, records: Sequence[tuple[str, SentRecord]]) -> None:
         """Map carrier message ids (normalised) to what was sent, for a week."""
-        await self._run_many(
-            [
-                ("SET", self._keys.message(mid), _encoder.encode(rec), "EX", SENT_TTL)
-                for mid, rec in records
-            ]
-        )
+        if not records:
+            return
+        keys = tuple(self._keys.message(mid) for mid, _ in records)
+        values = tuple(_encoder.encode(rec) for _, rec in records)
+        await self._run(Eval(SCRIPTS["sent"], keys, (SENT_TTL, *values)))
 
     async def find_sent(self, candidates: Sequence[str]) -> tuple[str, SentRecord] | None:
         """The first of the candidate ids (normalised spellings) that maps to a message."""

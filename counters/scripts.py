@@ -42,5 +42,15 @@ class Eval:
 
 SCRIPTS: dict[str, Script] = {
     name: Script.load(name)
-    for name in ("ids", "consent", "forget", "sign", "reach", "enqueue", "promote", "inbound")
+    for name in (
+        "ids",
+        "consent",
+        "forget",
+        "sign",
+        "reach",
+        "enqueue",
+        "promote",
+        "inbound",
+        "sent",
+    )
 }

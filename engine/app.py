@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -52,7 +51,7 @@ class Engine:
         self.store = store
         self.metrics = metrics
         self.router = router
-        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        consumer = config.outbox.consumer or socket.gethostname()
         self.inbox = Inbox(store, config, metrics)
         self.binds = [
             CarrierBind(bind, carrier, self.inbox) for carrier, bind in config.all_binds()
@@ -63,7 +62,14 @@ class Engine:
         }
         for name, pool in self.pools.items():
             self.inbox.notify[name] = pool.notify
-        self.outbox = Outbox(store, self.pools, config, metrics, consumer=consumer)
+        self.outbox = Outbox(
+            store,
+            self.pools,
+            config,
+            metrics,
+            consumer=consumer,
+            reclaim_idle=config.outbox.reclaim_idle,
+        )
         self.outbox.on_sent = self.inbox.sent
         self.router_loop = RouterLoop(store, router, consumer=consumer)
         self._outbox_scope = trio.CancelScope()

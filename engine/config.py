@@ -115,6 +115,12 @@ class OutboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     max_attempts: Annotated[int, Meta(ge=1)] = 5
     retry_initial: Positive = 5.0
     retry_max: Positive = 300.0
+    consumer: Annotated[str, Meta(max_length=64)] = ""
+    """This engine's name in the queues' consumer group (default: the host name). A restarted
+    engine with the same name takes over what it left pending at once; give each engine
+    process on one host its own name."""
+    reclaim_idle: Positive = 60.0
+    """Seconds after which another engine's unacknowledged entries are taken over."""
 
 
 class InboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
