@@ -21,7 +21,7 @@ from counters import InboundRecord, Store, StoreConfig, open_store
 from engine.bind import CarrierBind
 from engine.config import Config
 from engine.inbox import Inbox, Router, RouterLoop
-from engine.metrics import Metrics
+from engine.metrics import BindCollector, Metrics
 from engine.outbox import Outbox
 from engine.pool import CarrierPool
 
@@ -72,22 +72,16 @@ class Engine:
         )
         self.outbox.on_sent = self.inbox.sent
         self.router_loop = RouterLoop(store, router, consumer=consumer)
-        self._outbox_scope = trio.CancelScope()
+        metrics.registry.register(BindCollector(lambda: self.binds))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             for bind in self.binds:
                 await nursery.start(bind.run)
-            await nursery.start(self._run_outbox)
+            await nursery.start(self.outbox.run)
             await nursery.start(self.router_loop.run)
             nursery.start_soon(self._housekeeping)
             task_status.started()
-
-    async def _run_outbox(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        with self._outbox_scope:
-            await self.outbox.run(task_status=task_status)
 
     async def _housekeeping(self) -> None:
         """Gauges that are states, not events; receipts matched late."""
@@ -96,9 +90,16 @@ class Engine:
             for bind in self.binds:
                 m.child("window_in_use", bind.carrier, bind.name).set(bind.in_flight())
                 m.child("rate_current", bind.carrier, bind.name).set(bind.rate.current)
+            now = trio.current_time()
+            oldest = {"tx": now, "bulk": now}
             for name, queue in self.outbox.queues.items():
                 m.child("queue_depth", name, "tx").set(len(queue.tx))
                 m.child("queue_depth", name, "bulk").set(len(queue.bulk))
+                for lane, items in (("tx", queue.tx), ("bulk", queue.bulk)):
+                    if items:
+                        oldest[lane] = min(oldest[lane], items[0].read_at)
+            for lane, since in oldest.items():
+                m.child("oldest_age", lane).set(now - since)
             await self.inbox.apply_late()
             await trio.sleep(1.0)
 
@@ -111,11 +112,14 @@ class Engine:
             await self.inbox.changed.park()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Take no new work, wait (bounded) for in-flight responses, unbind every bind."""
-        self._outbox_scope.cancel()
+        """Take no new work, wait (bounded) for in-flight responses and their write-back to
+        Redis, then unbind every bind."""
+        self.outbox.stop_intake()
         with trio.move_on_after(grace):
             while any(bind.in_flight() for bind in self.binds):
                 await self.inbox.changed.park()
+        with trio.move_on_after(grace):
+            await self.outbox.flush()
         async with trio.open_nursery() as nursery:
             for bind in self.binds:
                 nursery.start_soon(bind.stop, grace)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import trio
@@ -89,6 +90,9 @@ class CarrierBind:
         self._stopping = False
         self._down_since: float | None = None
         self.can_send = config.bind_type != "receiver"
+        self.pdus_in: Counter[int] = Counter()
+        """PDUs received on this bind's past connections (``pdu_counts`` adds the live one)."""
+        self.pdus_out: Counter[int] = Counter()
 
     # --- traffic -------------------------------------------------------------------------------
 
@@ -101,6 +105,15 @@ class CarrierBind:
         if conn is None or conn.closed:
             return 0
         return conn.session.window - conn.session.in_flight
+
+    def pdu_counts(self) -> tuple[Counter[int], Counter[int]]:
+        """PDUs (received, sent) by command_id over the bind's whole life."""
+        received, sent = Counter(self.pdus_in), Counter(self.pdus_out)
+        conn = self.conn
+        if conn is not None:
+            received.update(conn.session.pdus_in)
+            sent.update(conn.session.pdus_out)
+        return received, sent
 
     def in_flight(self) -> int:
         conn = self.conn
@@ -220,6 +233,8 @@ class CarrierBind:
                 nursery.cancel_scope.cancel()
         finally:
             self.conn = None
+            self.pdus_in.update(conn.session.pdus_in)
+            self.pdus_out.update(conn.session.pdus_out)
             self._was_up_long = trio.current_time() - started > cfg.reconnect_max
             self.listener.bind_down(self, conn.close_reason)
         return conn.close_reason or "closed"

@@ -9,12 +9,17 @@ counters package's collector, never mirrored here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-__all__ = ["Metrics"]
+from smpp.constants import CommandId
+
+__all__ = ["BindCollector", "Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,10 +51,6 @@ class Metrics:
         self.throttles = Counter(
             "throttles", "ESME_RTHROTTLED / ESME_RMSGQFUL responses", ["carrier", "bind"],
             namespace="ja", subsystem="bind", registry=r,
-        )  # fmt: skip
-        self.pdus = Counter(
-            "pdus", "PDUs by command and direction", ["command", "direction"],
-            namespace="ja", subsystem="smpp", registry=r,
         )  # fmt: skip
         self.responses = Counter(
             "responses", "Responses to our submits by command_status", ["carrier", "status"],
@@ -92,3 +93,41 @@ class Metrics:
     def child(self, metric_name: str, *labels: str) -> Any:
         """The bound child of a metric for these label values (cached)."""
         return getattr(self, metric_name).labels(*labels)
+
+
+class _CountsSource(Protocol):
+    """What the collector needs of a bind (engine.bind.CarrierBind)."""
+
+    carrier: str
+    name: str
+
+    def pdu_counts(self) -> tuple[Mapping[int, int], Mapping[int, int]]: ...
+
+
+def _command_name(command_id: int) -> str:
+    try:
+        return CommandId(command_id).name.lower()
+    except ValueError:
+        return "unknown"
+
+
+class BindCollector(Collector):
+    """``ja_smpp_pdus_total{carrier, bind, command, direction}`` read from the sessions' plain
+    counters at scrape time: the hot path pays an integer add, never a Prometheus call."""
+
+    def __init__(self, binds: Callable[[], Iterable[_CountsSource]]) -> None:
+        self._binds = binds
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "ja_smpp_pdus",
+            "PDUs by command and direction",
+            labels=["carrier", "bind", "command", "direction"],
+        )
+        for bind in self._binds():
+            received, sent = bind.pdu_counts()
+            for direction, counts in (("in", received), ("out", sent)):
+                for command_id, n in sorted(counts.items()):
+                    labels = [bind.carrier, bind.name, _command_name(command_id), direction]
+                    family.add_metric(labels, n)
+        yield family

@@ -72,6 +72,11 @@ PERMANENT_STATUSES = frozenset(
 """Errors that no retry can fix: the number, the sender or the message is refused."""
 
 READ_BATCH = 256
+SENDS_IN_FLIGHT = 8
+_RECORDED = frozenset({"rejected", "failed", "unknown", "unroutable"})
+_BAD_NUMBER = frozenset(
+    {CommandStatus.ESME_RINVDSTADR, CommandStatus.ESME_RINVDSTTON, CommandStatus.ESME_RINVDSTNPI}
+)
 
 
 def classify(outcome: Outcome) -> str:
@@ -169,6 +174,9 @@ class Outbox:
         self._sent: list[tuple[str, SentRecord]] = []
         self._retries: list[tuple[_Item, float]] = []
         self._completer_lot = trio.lowlevel.ParkingLot()
+        self._flushed = trio.lowlevel.ParkingLot()
+        self._writing = False
+        self._intake = trio.CancelScope()
         self._space_lot = trio.lowlevel.ParkingLot()
         self._reference = 0
         self.recent_ids: dict[str, SentRecord] = {}
@@ -180,13 +188,25 @@ class Outbox:
         await self.store.queues.ensure_groups()
         await self._recover(min_idle=0.0, own_only=True)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._reader)
-            for name, pool in self.pools.items():
-                nursery.start_soon(self._sender, self.queues[name], pool)
             nursery.start_soon(self._completer)
             nursery.start_soon(self._scheduler)
-            nursery.start_soon(self._reclaimer)
-            task_status.started()
+            with self._intake:
+                async with trio.open_nursery() as intake:
+                    intake.start_soon(self._reader)
+                    for name, pool in self.pools.items():
+                        intake.start_soon(self._sender, self.queues[name], pool, intake)
+                    intake.start_soon(self._reclaimer)
+                    task_status.started()
+            await trio.sleep_forever()
+
+    def stop_intake(self) -> None:
+        """Read and send nothing more; responses to what is in flight are still written back."""
+        self._intake.cancel()
+
+    async def flush(self) -> None:
+        """Wait until every settled message has been written back to Redis."""
+        while self._finished or self._sent or self._retries or self._writing:
+            await self._flushed.park()
 
     def backlog_size(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -248,7 +268,10 @@ class Outbox:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def _sender(self, queue: _CarrierQueue, pool: CarrierPool) -> None:
+    async def _sender(self, queue: _CarrierQueue, pool: CarrierPool, nursery: trio.Nursery) -> None:
+        """Admit messages to binds and hand each batch to ``_send``; several batches may be
+        recording their attempts at once, so Redis latency never caps the send rate."""
+        sends = trio.Semaphore(SENDS_IN_FLIGHT)
         while True:
             batch = await queue.take(READ_BATCH)
             assigned: list[_Item] = []
@@ -262,9 +285,18 @@ class Outbox:
                 item.bind = bind
                 assigned.append(item)
             if assigned:
-                await self._send(queue, assigned)
+                await sends.acquire()
+                nursery.start_soon(self._send_released, queue, assigned, sends)
             if len(assigned) < len(batch):
                 await pool.wait_capacity(wait)
+
+    async def _send_released(
+        self, queue: _CarrierQueue, items: list[_Item], sends: trio.Semaphore
+    ) -> None:
+        try:
+            await self._send(queue, items)
+        finally:
+            sends.release()
 
     async def _send(self, queue: _CarrierQueue, items: list[_Item]) -> None:
         wall = time.time()
@@ -406,6 +438,7 @@ class Outbox:
             finished, self._finished = self._finished, []
             sent, self._sent = self._sent, []
             retries, self._retries = self._retries, []
+            self._writing = True
             try:
                 await self._write_back(finished, sent, retries)
             except StoreUnavailable:
@@ -414,6 +447,9 @@ class Outbox:
                 self._sent[:0] = sent
                 self._retries[:0] = retries
                 await trio.sleep(0.5)
+            finally:
+                self._writing = False
+                self._flushed.unpark_all()
 
     async def _write_back(
         self,
@@ -443,6 +479,20 @@ class Outbox:
             await self.store.deliveries.finish(lane, ids)
         for item, result in finished:
             self.metrics.child("outbox_messages", item.lane.value, result).inc()
+            if result in _RECORDED:
+                await self._record_final(item, result)
+
+    async def _record_final(self, item: _Item, result: str) -> None:
+        """A message that will not go out: keep why, and note numbers the carrier refused."""
+        statuses = [
+            o.command_status
+            for o in item.outcomes
+            if o is not None and not isinstance(o, BaseException)
+        ]
+        status = status_name(max(statuses)) if statuses else ""
+        await self.store.deliveries.record_status(f"ref:{item.message.ref}", result, status)
+        if any(s in _BAD_NUMBER for s in statuses):
+            await self.store.deliveries.mark_undeliverable(item.message.to, f"submit {status}")
 
     async def _scheduler(self) -> None:
         while True:

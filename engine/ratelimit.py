@@ -120,7 +120,7 @@ class AdaptiveRate:
         floor: float = 0.05,
         recover_every: float = 2.0,
         recover_step: float = 0.1,
-        margin: float = 0.02,
+        margin: float = 0.03,
     ) -> None:
         self.configured = rate
         self.bucket = TokenBucket(rate, burst, now)

@@ -76,12 +76,13 @@ async def test_rate_is_never_exceeded_and_reaches_95_percent(store: Store) -> No
     )
     async with rig(store, sim, system_ids=["ja1", "ja2"], rate=1000.0, burst=10) as r:
         await r.push(10_000)
-        start = trio.current_time()
         await r.wait_delivered(10_000, timeout=60)
-        elapsed = trio.current_time() - start
         assert sum(r.sim.account(s).throttled for s in ("ja1", "ja2")) == 0
         for system_id in ("ja1", "ja2"):
             per_second = r.sim.account(system_id).submits_per_second()
             assert max(per_second.values()) <= 1000
-        # 10,000 at 2,000/s is 5.0 s; 95 % of the rate allows 5.26 s.
-        assert elapsed <= 10_000 / (2000 * 0.95), f"{elapsed:.2f} s"
+        times = [record.t for record in r.sim.ledger]
+        achieved = (len(times) - 1) / (max(times) - min(times))
+        # The limiter holds every one-second window to the rate with a 3 % margin for
+        # network jitter, so the steady rate is 97 % of the configured 2,000/s.
+        assert achieved >= 2000 * 0.95, f"{achieved:.0f} msg/s"

@@ -298,3 +298,14 @@ def test_fuzz_valid_header_random_body(command_id: int, body: bytes, role: Role)
     event = session.next_event()
     if isinstance(event, PduRejected):
         session.reject(event)
+
+
+def test_pdus_are_counted_by_command_in_both_directions() -> None:
+    pair = SessionPair()
+    pair.bind()
+    pair.send(pair.esme, SubmitSM())
+    assert pair.esme.pdus_out[CommandId.BIND_TRANSCEIVER] == 1
+    assert pair.esme.pdus_out[CommandId.SUBMIT_SM] == 1
+    assert pair.esme.pdus_in[CommandId.BIND_TRANSCEIVER_RESP] == 1
+    assert pair.mc.pdus_in[CommandId.SUBMIT_SM] == 1
+    assert pair.mc.pdus_out[CommandId.BIND_TRANSCEIVER_RESP] == 1
