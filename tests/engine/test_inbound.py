@@ -118,3 +118,22 @@ async def test_receipts_update_status_and_mark_dead_numbers(store: Store) -> Non
             "ja_inbox_receipts_total", {"carrier": "sim", "state": "UNDELIVERABLE"}
         )
         assert receipts == 1
+
+
+async def test_a_flooding_number_is_limited(store: Store) -> None:
+    async with rig(store, sim_config()) as r:
+        for i in range(30):
+            send_mo(r.sim, 31612345673, f"JA {i}")
+        send_mo(r.sim, 31612345674, "JA")
+        with trio.fail_after(10):
+            while r.sim.stats.deliveries["ok"] < 31:
+                await trio.sleep(0.02)
+        await trio.sleep(0.3)
+        from_flooder = [text for source, text in routed(r) if source == "+31612345673"]
+        assert 10 <= len(from_flooder) <= 11  # the burst (10), and maybe one token refilled
+        assert ("+31612345674", "JA") in routed(r)
+        flood = r.metrics.registry.get_sample_value(
+            "ja_inbox_messages_total", {"carrier": "sim", "kind": "flood"}
+        )
+        assert flood is not None
+        assert flood >= 19
