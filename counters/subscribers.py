@@ -137,6 +137,18 @@ class Subscribers:
         raw = await self._run("HGET", self._keys.sub_route, subscriber)
         return "" if raw is None else str(raw.decode())
 
+    async def routes(self, subscribers: Sequence[int]) -> list[str]:
+        """`route` for many subscribers in one call."""
+        if not subscribers:
+            return []
+        raw = await self._run("HMGET", self._keys.sub_route, *subscribers)
+        return ["" if r is None else r.decode() for r in raw]
+
+    async def set_routes(self, routes: Sequence[tuple[int, str]]) -> None:
+        """Record the carrier/bind each subscriber last wrote in on."""
+        if routes:
+            await self._run("HSET", self._keys.sub_route, *(x for pair in routes for x in pair))
+
     async def language(self, subscriber: int) -> str:
         raw = await self._run("HGET", self._keys.sub_lang, subscriber)
         return "" if raw is None else str(raw.decode())

@@ -275,6 +275,7 @@ class RouterLoop:
         while True:
             try:
                 batch = await self.store.deliveries.read_inbound(self.consumer)
+                await self._remember_routes([record for _, record in batch])
                 for entry_id, record in batch:
                     await self.router.route(entry_id, record)
                 await self.store.deliveries.ack_inbound([entry_id for entry_id, _ in batch])
@@ -286,3 +287,18 @@ class RouterLoop:
             else:
                 await trio.sleep(idle)
                 idle = min(idle * 2, 0.05)
+
+    async def _remember_routes(self, records: list[InboundRecord]) -> None:
+        """Known subscribers: note the carrier/bind they wrote in on, so replies go back the
+        same way (free-to-end-user replies usually must, and numbers port between carriers)."""
+        numbers = [r.source for r in records if r.source.startswith("+")]
+        if not numbers:
+            return
+        ids = await self.store.subscribers.ids(numbers, create=False)
+        by_number = dict(zip(numbers, ids, strict=True))
+        routes = [
+            (by_number[r.source], f"{r.carrier}/{r.bind}")
+            for r in records
+            if by_number.get(r.source)
+        ]
+        await self.store.subscribers.set_routes(routes)

@@ -235,13 +235,33 @@ class Outbox:
 
     async def _read(self, lane: Lane, count: int) -> int:
         entries = await self.store.queues.read(lane, self.consumer, count=count)
-        for entry in entries:
-            self._enqueue(lane, entry)
+        hints = await self._route_hints(entries)
+        for entry, hint in zip(entries, hints, strict=True):
+            self._enqueue(lane, entry, hint=hint)
         return len(entries)
 
-    def _enqueue(self, lane: Lane, entry: QueuedMessage, *, front: bool = False) -> None:
+    async def _route_hints(self, entries: list[QueuedMessage]) -> list[str]:
+        """The carrier each message should go through: the one on the message, else (when
+        ``prefer_last_inbound``) the one its subscriber last wrote in on."""
+        hints = [e.message.carrier for e in entries]
+        if not self.config.routing.prefer_last_inbound:
+            return hints
+        unknown = [
+            i for i, e in enumerate(entries) if not e.message.carrier and e.message.subscriber
+        ]
+        if unknown:
+            routes = await self.store.subscribers.routes(
+                [entries[i].message.subscriber for i in unknown]
+            )
+            for i, route in zip(unknown, routes, strict=True):
+                hints[i] = route.split("/", 1)[0]
+        return hints
+
+    def _enqueue(
+        self, lane: Lane, entry: QueuedMessage, *, front: bool = False, hint: str | None = None
+    ) -> None:
         message = entry.message
-        carrier = self.routing.carrier_for(message.to, message.carrier)
+        carrier = self.routing.carrier_for(message.to, message.carrier if hint is None else hint)
         if carrier is None or carrier not in self.queues:
             log.error("no carrier for %s (message %s): dropped", message.to, message.ref)
             self._finish(_Item(lane, entry.entry_id, message, "", [], 0, False, 0.0), "unroutable")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import trio
 
 from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
-from engine.app import LoggingRouter
+from engine.app import LoggingRouter, open_engine
+from engine.config import parse_config
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import (
     AccountConfig,
@@ -16,7 +17,7 @@ from smpp.simulator.config import (
 )
 from smpp.simulator.handsets import Reply
 from smpp.simulator.ledger import Kind
-from smpp.simulator.server import Simulator
+from smpp.simulator.server import Simulator, open_simulator
 from tests.engine.support import Rig, rig
 from tests.redis_support import PrivateRedis
 
@@ -137,3 +138,69 @@ async def test_a_flooding_number_is_limited(store: Store) -> None:
         )
         assert flood is not None
         assert flood >= 19
+
+
+async def test_reply_goes_back_through_the_carrier_the_subscriber_wrote_in_on(
+    store: Store,
+) -> None:
+    sim = SimulatorConfig(
+        port=0,
+        accounts=[
+            AccountConfig(system_id="ja", password="pw"),
+            AccountConfig(system_id="jb", password="pw"),
+        ],
+        receipts=ReceiptConfig(enabled=False),
+        handsets=HandsetConfig(count=1000, reply_probability=0.0, stranger_probability=0.0),
+    )
+    async with open_simulator(sim) as simulator:
+        _, port = await simulator.listen("127.0.0.1", 0)
+        config = parse_config(
+            f"""
+short_code = "4777"
+[redis]
+namespace = "{store.keys.namespace}"
+[routing]
+default_carrier = "a"
+[carriers.a]
+[[carriers.a.binds]]
+name = "a-1"
+port = {port}
+system_id = "ja"
+password = "pw"
+[carriers.b]
+[[carriers.b.binds]]
+name = "b-1"
+port = {port}
+system_id = "jb"
+password = "pw"
+"""
+        )
+        async with open_engine(config, store=store) as engine:
+            with trio.fail_after(10):
+                await engine.wait_bound()
+            subscriber = await store.subscribers.id("+31612345675")
+            reply = Reply(0.0, Kind.JA, "JA", 31612345675)
+            simulator.centre.send_mo(
+                simulator.account("jb"), reply, "4777", (0, 0), trio.current_time()
+            )
+            with trio.fail_after(10):
+                while not await store.subscribers.route(subscriber):
+                    await trio.sleep(0.02)
+            assert await store.subscribers.route(subscriber) == "b/b-1"
+            thanks = OutboundMessage(
+                ref="t1", to="+31612345675", text="Dank je", subscriber=subscriber
+            )
+            await store.queues.push(Lane.TRANSACTIONAL, thanks)
+            with trio.fail_after(10):
+                while not simulator.ledger.received(31612345675):
+                    await trio.sleep(0.02)
+            (record,) = simulator.ledger.received(31612345675)
+            assert record.message_id is not None
+            with trio.fail_after(5):
+                while (
+                    hit := await store.deliveries.find_sent(
+                        [normalise_message_id(record.message_id)]
+                    )
+                ) is None:
+                    await trio.sleep(0.02)
+            assert hit[1].bind == "b-1"

@@ -58,16 +58,11 @@ def test_example_file(tmp_path: Path) -> None:
     assert config.faults.script[0].action == "refuse_binds"
 
 
-def test_docs_example_is_valid() -> None:
+def test_docs_example_is_valid(tmp_path: Path) -> None:
     docs = (Path(__file__).parents[2] / "docs" / "simulator.md").read_text()
     start = docs.index("```toml\n") + len("```toml\n")
-    text = docs[start : docs.index("```", start)]
-    config = (
-        load_config(write_tmp := Path(__file__).parent / ".docs-example.toml", text)
-        if False
-        else None
-    )  # noqa: E501
-    assert config is None
+    config = load_config(write(tmp_path, docs[start : docs.index("```", start)]))
+    assert config.accounts
 
 
 @pytest.mark.parametrize(
