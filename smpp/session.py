@@ -13,6 +13,7 @@ never match sequence numbers themselves (style guide item 7).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from smpp.codec import FrameReader, decode_pdu, encode_pdu
@@ -67,6 +68,10 @@ class Session:
         self._next_seq = 1
         self._pending: dict[int, tuple[Pdu, float]] = {}
         self._unanswered: dict[int, int] = {}
+        self.pdus_in: Counter[int] = Counter()
+        """Whole PDUs received, by command_id (plain ints: the engine exports them)."""
+        self.pdus_out: Counter[int] = Counter()
+        """PDUs encoded for sending, by command_id."""
         self._set_state(SessionState.OPEN)
 
     # --- state ---------------------------------------------------------------------------
@@ -117,6 +122,7 @@ class Session:
             raise LocalProtocolError(f"window full: {len(self._pending)} requests outstanding")
         seq = self._allocate_sequence()
         data = encode_pdu(pdu, seq)
+        self.pdus_out[cid] += 1
         if expects_response:
             self._pending[seq] = (pdu, now)
         if cid == CommandId.UNBIND:
@@ -145,6 +151,7 @@ class Session:
                 f"{pdu.command_id.name.lower()} does not answer {req_cid.name.lower()}"
             )
         data = encode_pdu(pdu, request.sequence_number, status)
+        self.pdus_out[resp_cid] += 1
         if status == 0 and self.role is Role.MC and req_cid in BIND_STATES:
             self._set_state(BIND_STATES[req_cid])
         elif req_cid == CommandId.UNBIND:
@@ -164,6 +171,7 @@ class Session:
             resp = PDU_CLASSES[CommandId(cid).response_id]()
         else:
             resp = GenericNack()
+        self.pdus_out[resp.command_id] += 1
         return encode_pdu(resp, event.sequence_number, event.command_status)
 
     def enquire_link_due(self) -> bool:
@@ -192,6 +200,7 @@ class Session:
                 self._set_state(SessionState.CLOSED)
                 return ConnectionClosed()
             return NEED_DATA
+        self.pdus_in[int.from_bytes(raw[4:8], "big")] += 1
         try:
             frame = decode_pdu(raw)
         except UnparsableBodyError as exc:
