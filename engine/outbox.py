@@ -15,8 +15,9 @@ Theory of operation.
   back-off through the delayed schedule, up to ``max_attempts``. Permanent error: final.
   Outcome unknown (bind dropped, no response): the lane's policy decides; resends are counted
   as possible duplicates.
-* A **completer** writes finished entries back to Redis in batches; the **scheduler** promotes
-  due retries and thank-yous; the **reclaimer** takes over what a dead consumer left pending.
+* ``engine.writeback.WriteBack`` writes settled messages back to Redis in batches; the
+  **scheduler** promotes due retries and thank-yous; the **reclaimer** takes over what a dead
+  consumer left pending.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import trio
 
@@ -39,112 +38,25 @@ from counters import (
     Store,
     StoreUnavailable,
 )
-from engine.bind import THROTTLE_STATUSES, CarrierBind
+from engine.bind import THROTTLE_STATUSES
 from engine.config import Config
+from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.metrics import Metrics
 from engine.pool import CarrierPool
 from engine.routing import Routing, smpp_destination
-from smpp.constants import CommandStatus, EsmClass, RegisteredDelivery, status_name
+from engine.writeback import WriteBack
+from smpp.constants import EsmClass, RegisteredDelivery, status_name
 from smpp.pdu import SubmitSM, SubmitSMResp
 from smpp.receipt import normalise_message_id
 from smpp.segment import split_message
 from smpp.transport import Outcome
 
-__all__ = ["PERMANENT_STATUSES", "Outbox", "classify"]
+__all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 
-PERMANENT_STATUSES = frozenset(
-    {
-        CommandStatus.ESME_RINVDSTADR,
-        CommandStatus.ESME_RINVDSTTON,
-        CommandStatus.ESME_RINVDSTNPI,
-        CommandStatus.ESME_RINVSRCADR,
-        CommandStatus.ESME_RINVSRCTON,
-        CommandStatus.ESME_RINVSRCNPI,
-        CommandStatus.ESME_RINVMSGLEN,
-        CommandStatus.ESME_RINVESMCLASS,
-        CommandStatus.ESME_RINVREGDLVFLG,
-        CommandStatus.ESME_RX_P_APPN,
-        CommandStatus.ESME_RX_R_APPN,
-    }
-)
-"""Errors that no retry can fix: the number, the sender or the message is refused."""
-
 READ_BATCH = 256
 SENDS_IN_FLIGHT = 8
-_RECORDED = frozenset({"rejected", "failed", "unknown", "unroutable"})
-_BAD_NUMBER = frozenset(
-    {CommandStatus.ESME_RINVDSTADR, CommandStatus.ESME_RINVDSTTON, CommandStatus.ESME_RINVDSTNPI}
-)
-
-
-def classify(outcome: Outcome) -> str:
-    """'ok', 'throttled', 'temporary', 'permanent' or 'unknown' for one part's outcome."""
-    if isinstance(outcome, BaseException):
-        return "unknown"
-    status = outcome.command_status
-    if status == CommandStatus.ESME_ROK and isinstance(outcome.response, SubmitSMResp):
-        return "ok"
-    if status in THROTTLE_STATUSES:
-        return "throttled"
-    if status in PERMANENT_STATUSES:
-        return "permanent"
-    return "temporary"
-
-
-_SEVERITY = {"ok": 0, "throttled": 1, "temporary": 2, "unknown": 3, "permanent": 4}
-
-
-@dataclass
-class _Item:
-    """One queued message on its way: its parts and their outcomes."""
-
-    lane: Lane
-    entry_id: str
-    message: OutboundMessage
-    carrier: str
-    short_messages: list[bytes]
-    data_coding: int
-    udhi: bool
-    read_at: float
-    outcomes: list[Outcome | None] = field(default_factory=list)
-    bind: CarrierBind | None = None
-    sent_at: float = 0.0
-
-    @property
-    def parts(self) -> int:
-        return len(self.short_messages)
-
-
-class _CarrierQueue:
-    """In-memory backlog of one carrier: transactional first, then bulk."""
-
-    def __init__(self) -> None:
-        self.tx: deque[_Item] = deque()
-        self.bulk: deque[_Item] = deque()
-        self.lot = trio.lowlevel.ParkingLot()
-
-    def __len__(self) -> int:
-        return len(self.tx) + len(self.bulk)
-
-    def put(self, item: _Item) -> None:
-        (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).append(item)
-        self.lot.unpark_all()
-
-    def put_front(self, items: list[_Item]) -> None:
-        for item in reversed(items):
-            (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).appendleft(item)
-        self.lot.unpark_all()
-
-    async def take(self, most: int) -> list[_Item]:
-        while not self.tx and not self.bulk:
-            await self.lot.park()
-        batch: list[_Item] = []
-        for source in (self.tx, self.bulk):
-            while source and len(batch) < most:
-                batch.append(source.popleft())
-        return batch
 
 
 class Outbox:
@@ -169,13 +81,8 @@ class Outbox:
         self.reclaim_idle = reclaim_idle
         self.backlog = backlog
         self.routing = Routing(config)
-        self.queues = {name: _CarrierQueue() for name in pools}
-        self._finished: list[tuple[_Item, str]] = []
-        self._sent: list[tuple[str, SentRecord]] = []
-        self._retries: list[tuple[_Item, float]] = []
-        self._completer_lot = trio.lowlevel.ParkingLot()
-        self._flushed = trio.lowlevel.ParkingLot()
-        self._writing = False
+        self.queues = {name: CarrierQueue() for name in pools}
+        self.writeback = WriteBack(store, metrics)
         self._intake = trio.CancelScope()
         self._space_lot = trio.lowlevel.ParkingLot()
         self._reference = 0
@@ -188,7 +95,7 @@ class Outbox:
         await self.store.queues.ensure_groups()
         await self._recover(min_idle=0.0, own_only=True)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._completer)
+            nursery.start_soon(self.writeback.run)
             nursery.start_soon(self._scheduler)
             with self._intake:
                 async with trio.open_nursery() as intake:
@@ -205,8 +112,7 @@ class Outbox:
 
     async def flush(self) -> None:
         """Wait until every settled message has been written back to Redis."""
-        while self._finished or self._sent or self._retries or self._writing:
-            await self._flushed.park()
+        await self.writeback.flush()
 
     def backlog_size(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -264,7 +170,9 @@ class Outbox:
         carrier = self.routing.carrier_for(message.to, message.carrier if hint is None else hint)
         if carrier is None or carrier not in self.queues:
             log.error("no carrier for %s (message %s): dropped", message.to, message.ref)
-            self._finish(_Item(lane, entry.entry_id, message, "", [], 0, False, 0.0), "unroutable")
+            self._finish(
+                InFlight(lane, entry.entry_id, message, "", [], 0, False, 0.0), "unroutable"
+            )
             return
         item = self._item(lane, entry.entry_id, message, carrier)
         if front:
@@ -272,10 +180,10 @@ class Outbox:
         else:
             self.queues[carrier].put(item)
 
-    def _item(self, lane: Lane, entry_id: str, message: OutboundMessage, carrier: str) -> _Item:
+    def _item(self, lane: Lane, entry_id: str, message: OutboundMessage, carrier: str) -> InFlight:
         self._reference = (self._reference + 1) & 0xFF
         parts = split_message(message.text, reference=self._reference or 1)
-        return _Item(
+        return InFlight(
             lane,
             entry_id,
             message,
@@ -288,13 +196,13 @@ class Outbox:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def _sender(self, queue: _CarrierQueue, pool: CarrierPool, nursery: trio.Nursery) -> None:
+    async def _sender(self, queue: CarrierQueue, pool: CarrierPool, nursery: trio.Nursery) -> None:
         """Admit messages to binds and hand each batch to ``_send``; several batches may be
         recording their attempts at once, so Redis latency never caps the send rate."""
         sends = trio.Semaphore(SENDS_IN_FLIGHT)
         while True:
             batch = await queue.take(READ_BATCH)
-            assigned: list[_Item] = []
+            assigned: list[InFlight] = []
             wait = math.inf
             now = trio.current_time()
             for index, item in enumerate(batch):
@@ -311,14 +219,14 @@ class Outbox:
                 await pool.wait_capacity(wait)
 
     async def _send_released(
-        self, queue: _CarrierQueue, items: list[_Item], sends: trio.Semaphore
+        self, queue: CarrierQueue, items: list[InFlight], sends: trio.Semaphore
     ) -> None:
         try:
             await self._send(queue, items)
         finally:
             sends.release()
 
-    async def _send(self, queue: _CarrierQueue, items: list[_Item]) -> None:
+    async def _send(self, queue: CarrierQueue, items: list[InFlight]) -> None:
         wall = time.time()
         attempts = [
             (i.entry_id, Attempt(i.bind.name if i.bind else "", wall, i.parts)) for i in items
@@ -339,7 +247,7 @@ class Outbox:
                 queue.put_front(items[index:])
                 return
 
-    def _pdus(self, item: _Item) -> list[SubmitSM]:
+    def _pdus(self, item: InFlight) -> list[SubmitSM]:
         assert item.bind is not None
         cfg = item.bind.config
         ton, npi, destination = smpp_destination(item.message.to)
@@ -361,7 +269,7 @@ class Outbox:
             for short_message in item.short_messages
         ]
 
-    def _part_done(self, item: _Item) -> Callable[[int, Outcome], None]:
+    def _part_done(self, item: InFlight) -> Callable[[int, Outcome], None]:
         def done(index: int, outcome: Outcome) -> None:
             item.outcomes[index] = outcome
             self._observe(item, outcome)
@@ -370,7 +278,7 @@ class Outbox:
 
         return done
 
-    def _observe(self, item: _Item, outcome: Outcome) -> None:
+    def _observe(self, item: InFlight, outcome: Outcome) -> None:
         if isinstance(outcome, BaseException):
             return
         status = status_name(outcome.command_status)
@@ -380,9 +288,9 @@ class Outbox:
         if outcome.command_status in THROTTLE_STATUSES and item.bind is not None:
             self.metrics.child("throttles", item.carrier, item.bind.name).inc()
 
-    def _settle(self, item: _Item) -> None:
+    def _settle(self, item: InFlight) -> None:
         verdict = max(
-            (classify(o) for o in item.outcomes if o is not None), key=_SEVERITY.__getitem__
+            (classify(o) for o in item.outcomes if o is not None), key=SEVERITY.__getitem__
         )
         if verdict == "ok":
             self._finish(item, "sent")
@@ -396,7 +304,7 @@ class Outbox:
             self._unknown(item)
         self.pools[item.carrier].notify()
 
-    def _unknown(self, item: _Item) -> None:
+    def _unknown(self, item: InFlight) -> None:
         policy = (
             self.config.outbox.transactional_policy_unknown
             if item.lane is Lane.TRANSACTIONAL
@@ -408,18 +316,17 @@ class Outbox:
         else:
             self._finish(item, "unknown")
 
-    def _retry(self, item: _Item) -> None:
+    def _retry(self, item: InFlight) -> None:
         cfg = self.config.outbox
         attempt = item.message.attempt + 1
         if attempt >= cfg.max_attempts:
             self._finish(item, "failed")
             return
         delay = min(cfg.retry_max, cfg.retry_initial * 2 ** (attempt - 1))
-        self._retries.append((item, time.time() + delay))
-        self._completer_lot.unpark()
+        self.writeback.retry(item, time.time() + delay)
 
-    def _finish(self, item: _Item, result: str) -> None:
-        self._finished.append((item, result))
+    def _finish(self, item: InFlight, result: str) -> None:
+        self.writeback.finish(item, result)
         if result == "sent":
             for outcome, part in zip(item.outcomes, range(1, item.parts + 1), strict=True):
                 if isinstance(outcome, BaseException) or outcome is None:
@@ -427,9 +334,8 @@ class Outbox:
                 response = outcome.response
                 assert isinstance(response, SubmitSMResp)
                 self._record_sent(item, normalise_message_id(response.message_id), part)
-        self._completer_lot.unpark()
 
-    def _record_sent(self, item: _Item, message_id: str, part: int) -> None:
+    def _record_sent(self, item: InFlight, message_id: str, part: int) -> None:
         message = item.message
         record = SentRecord(
             ref=message.ref,
@@ -442,77 +348,12 @@ class Outbox:
             part=part,
             parts=item.parts,
         )
-        self._sent.append((message_id, record))
+        self.writeback.sent(message_id, record)
         self.recent_ids[message_id] = record
         if len(self.recent_ids) > 100_000:
             self.recent_ids.pop(next(iter(self.recent_ids)))
         if self.on_sent is not None:
             self.on_sent(message_id, record)
-
-    # --- write-back --------------------------------------------------------------------------
-
-    async def _completer(self) -> None:
-        while True:
-            if not (self._finished or self._sent or self._retries):
-                await self._completer_lot.park()
-            finished, self._finished = self._finished, []
-            sent, self._sent = self._sent, []
-            retries, self._retries = self._retries, []
-            self._writing = True
-            try:
-                await self._write_back(finished, sent, retries)
-            except StoreUnavailable:
-                self.metrics.child("store_errors", "outbox_finish").inc()
-                self._finished[:0] = finished
-                self._sent[:0] = sent
-                self._retries[:0] = retries
-                await trio.sleep(0.5)
-            finally:
-                self._writing = False
-                self._flushed.unpark_all()
-
-    async def _write_back(
-        self,
-        finished: list[tuple[_Item, str]],
-        sent: list[tuple[str, SentRecord]],
-        retries: list[tuple[_Item, float]],
-    ) -> None:
-        if sent:
-            await self.store.deliveries.record_sent(sent)
-        for item, due in retries:
-            message = item.message
-            retry = OutboundMessage(
-                ref=message.ref,
-                to=message.to,
-                text=message.text,
-                kind=message.kind,
-                appeal=message.appeal,
-                subscriber=message.subscriber,
-                carrier=message.carrier,
-                bind=message.bind,
-                attempt=message.attempt + 1,
-            )
-            await self.store.queues.schedule(item.lane, retry, due)
-            finished.append((item, "retry"))
-        for lane in Lane:
-            ids = [item.entry_id for item, _ in finished if item.lane is lane]
-            await self.store.deliveries.finish(lane, ids)
-        for item, result in finished:
-            self.metrics.child("outbox_messages", item.lane.value, result).inc()
-            if result in _RECORDED:
-                await self._record_final(item, result)
-
-    async def _record_final(self, item: _Item, result: str) -> None:
-        """A message that will not go out: keep why, and note numbers the carrier refused."""
-        statuses = [
-            o.command_status
-            for o in item.outcomes
-            if o is not None and not isinstance(o, BaseException)
-        ]
-        status = status_name(max(statuses)) if statuses else ""
-        await self.store.deliveries.record_status(f"ref:{item.message.ref}", result, status)
-        if any(s in _BAD_NUMBER for s in statuses):
-            await self.store.deliveries.mark_undeliverable(item.message.to, f"submit {status}")
 
     async def _scheduler(self) -> None:
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.config import parse_config
-from engine.outbox import classify
+from engine.lanes import classify
 from engine.routing import Routing, e164_from_smpp, smpp_destination
 from smpp.constants import CommandStatus, Ton
 from smpp.events import ResponseReceived

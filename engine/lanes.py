@@ -1,0 +1,102 @@
+"""What the outbox holds in memory: a message on its way, a carrier's backlog, and how one
+part's outcome is judged."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import trio
+
+from counters import Lane, OutboundMessage
+from engine.bind import THROTTLE_STATUSES, CarrierBind
+from smpp.constants import CommandStatus
+from smpp.pdu import SubmitSMResp
+from smpp.transport import Outcome
+
+__all__ = ["PERMANENT_STATUSES", "SEVERITY", "CarrierQueue", "InFlight", "classify"]
+
+PERMANENT_STATUSES = frozenset(
+    {
+        CommandStatus.ESME_RINVDSTADR,
+        CommandStatus.ESME_RINVDSTTON,
+        CommandStatus.ESME_RINVDSTNPI,
+        CommandStatus.ESME_RINVSRCADR,
+        CommandStatus.ESME_RINVSRCTON,
+        CommandStatus.ESME_RINVSRCNPI,
+        CommandStatus.ESME_RINVMSGLEN,
+        CommandStatus.ESME_RINVESMCLASS,
+        CommandStatus.ESME_RINVREGDLVFLG,
+        CommandStatus.ESME_RX_P_APPN,
+        CommandStatus.ESME_RX_R_APPN,
+    }
+)
+"""Errors that no retry can fix: the number, the sender or the message is refused."""
+
+
+def classify(outcome: Outcome) -> str:
+    """'ok', 'throttled', 'temporary', 'permanent' or 'unknown' for one part's outcome."""
+    if isinstance(outcome, BaseException):
+        return "unknown"
+    status = outcome.command_status
+    if status == CommandStatus.ESME_ROK and isinstance(outcome.response, SubmitSMResp):
+        return "ok"
+    if status in THROTTLE_STATUSES:
+        return "throttled"
+    if status in PERMANENT_STATUSES:
+        return "permanent"
+    return "temporary"
+
+
+SEVERITY = {"ok": 0, "throttled": 1, "temporary": 2, "unknown": 3, "permanent": 4}
+
+
+@dataclass
+class InFlight:
+    """One queued message on its way: its parts and their outcomes."""
+
+    lane: Lane
+    entry_id: str
+    message: OutboundMessage
+    carrier: str
+    short_messages: list[bytes]
+    data_coding: int
+    udhi: bool
+    read_at: float
+    outcomes: list[Outcome | None] = field(default_factory=list)
+    bind: CarrierBind | None = None
+    sent_at: float = 0.0
+
+    @property
+    def parts(self) -> int:
+        return len(self.short_messages)
+
+
+class CarrierQueue:
+    """In-memory backlog of one carrier: transactional first, then bulk."""
+
+    def __init__(self) -> None:
+        self.tx: deque[InFlight] = deque()
+        self.bulk: deque[InFlight] = deque()
+        self.lot = trio.lowlevel.ParkingLot()
+
+    def __len__(self) -> int:
+        return len(self.tx) + len(self.bulk)
+
+    def put(self, item: InFlight) -> None:
+        (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).append(item)
+        self.lot.unpark_all()
+
+    def put_front(self, items: list[InFlight]) -> None:
+        for item in reversed(items):
+            (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).appendleft(item)
+        self.lot.unpark_all()
+
+    async def take(self, most: int) -> list[InFlight]:
+        while not self.tx and not self.bulk:
+            await self.lot.park()
+        batch: list[InFlight] = []
+        for source in (self.tx, self.bulk):
+            while source and len(batch) < most:
+                batch.append(source.popleft())
+        return batch

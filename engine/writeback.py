@@ -1,0 +1,125 @@
+"""Writing settled messages back to Redis, in batches, off the send path.
+
+The send path settles messages in callbacks (no awaiting there); this task collects what was
+settled and writes it back: carrier message ids (for receipts), retries into the delayed
+schedule, and finished entries acknowledged and deleted. If Redis is unavailable the work is
+kept and tried again; nothing is reported done before Redis confirmed it.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from counters import Lane, OutboundMessage, SentRecord, Store, StoreUnavailable
+from engine.lanes import InFlight
+from engine.metrics import Metrics
+from smpp.constants import CommandStatus, status_name
+
+__all__ = ["WriteBack"]
+
+_RECORDED = frozenset({"rejected", "failed", "unknown", "unroutable"})
+_BAD_NUMBER = frozenset(
+    {CommandStatus.ESME_RINVDSTADR, CommandStatus.ESME_RINVDSTTON, CommandStatus.ESME_RINVDSTNPI}
+)
+
+
+class WriteBack:
+    """Batches of settled messages on their way to Redis."""
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self.store = store
+        self.metrics = metrics
+        self._finished: list[tuple[InFlight, str]] = []
+        self._sent: list[tuple[str, SentRecord]] = []
+        self._retries: list[tuple[InFlight, float]] = []
+        self._lot = trio.lowlevel.ParkingLot()
+        self._flushed = trio.lowlevel.ParkingLot()
+        self._writing = False
+
+    def finish(self, item: InFlight, result: str) -> None:
+        """The message's fate is final (``result``: sent, rejected, failed, unknown, ...)."""
+        self._finished.append((item, result))
+        self._lot.unpark()
+
+    def sent(self, message_id: str, record: SentRecord) -> None:
+        self._sent.append((message_id, record))
+        self._lot.unpark()
+
+    def retry(self, item: InFlight, due: float) -> None:
+        """Send the message again at ``due`` (Unix seconds), through the delayed schedule."""
+        self._retries.append((item, due))
+        self._lot.unpark()
+
+    async def flush(self) -> None:
+        """Wait until everything settled so far is written back."""
+        while self._finished or self._sent or self._retries or self._writing:
+            await self._flushed.park()
+
+    async def run(self) -> None:
+        while True:
+            if not (self._finished or self._sent or self._retries):
+                await self._lot.park()
+            finished, self._finished = self._finished, []
+            sent, self._sent = self._sent, []
+            retries, self._retries = self._retries, []
+            self._writing = True
+            try:
+                await self._write(finished, sent, retries)
+            except StoreUnavailable:
+                self.metrics.child("store_errors", "outbox_finish").inc()
+                self._finished[:0] = finished
+                self._sent[:0] = sent
+                self._retries[:0] = retries
+                await trio.sleep(0.5)
+            finally:
+                self._writing = False
+                self._flushed.unpark_all()
+
+    async def _write(
+        self,
+        finished: list[tuple[InFlight, str]],
+        sent: list[tuple[str, SentRecord]],
+        retries: list[tuple[InFlight, float]],
+    ) -> None:
+        if sent:
+            await self.store.deliveries.record_sent(sent)
+            sent.clear()
+        while retries:
+            item, due = retries[0]
+            await self.store.queues.schedule(item.lane, _next_attempt(item.message), due)
+            retries.pop(0)
+            finished.append((item, "retry"))
+        for lane in Lane:
+            ids = [item.entry_id for item, _ in finished if item.lane is lane]
+            await self.store.deliveries.finish(lane, ids)
+        done, finished[:] = list(finished), []
+        for item, result in done:
+            self.metrics.child("outbox_messages", item.lane.value, result).inc()
+            if result in _RECORDED:
+                await self._record_final(item, result)
+
+    async def _record_final(self, item: InFlight, result: str) -> None:
+        """A message that will not go out: keep why, and note numbers the carrier refused."""
+        statuses = [
+            o.command_status
+            for o in item.outcomes
+            if o is not None and not isinstance(o, BaseException)
+        ]
+        status = status_name(max(statuses)) if statuses else ""
+        await self.store.deliveries.record_status(f"ref:{item.message.ref}", result, status)
+        if any(s in _BAD_NUMBER for s in statuses):
+            await self.store.deliveries.mark_undeliverable(item.message.to, f"submit {status}")
+
+
+def _next_attempt(message: OutboundMessage) -> OutboundMessage:
+    return OutboundMessage(
+        ref=message.ref,
+        to=message.to,
+        text=message.text,
+        kind=message.kind,
+        appeal=message.appeal,
+        subscriber=message.subscriber,
+        carrier=message.carrier,
+        bind=message.bind,
+        attempt=message.attempt + 1,
+    )
