@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="FILE")
     run.set_defaults(handler=_run)
     demo = sub.add_parser("demo", help="simulator plus engine in one process, end to end")
+    demo.add_argument("--recipients", type=int, default=300, help="handsets the appeal goes to")
+    demo.add_argument("--rate", type=float, default=500.0, help="messages per second on the bind")
     demo.set_defaults(handler=_demo)
     # Listed for --help only; main() forwards "simulator ..." before argparse sees it.
     sub.add_parser("simulator", help="run the SMSC simulator (see: ja-engine simulator --help)")

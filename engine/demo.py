@@ -66,6 +66,13 @@ async def _demo(recipients: int, rate: float) -> None:
             print(f"sent {recipients} appeals in {elapsed:.2f} s")
             await trio.sleep(3)
             print(f"simulator ledger: {sim.ledger.summary()}")
+            receipts = {
+                sample.labels["state"]: int(sample.value)
+                for metric in engine.metrics.receipts.collect()
+                for sample in metric.samples
+                if sample.name.endswith("_total")
+            }
+            print(f"delivery receipts recorded: {receipts}")
             inbound = getattr(engine.router, "seen", [])
             print(f"replies recorded by the engine: {len(inbound)}")
             for record in inbound[:5]:
