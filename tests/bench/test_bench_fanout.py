@@ -1,0 +1,73 @@
+"""The fan-out benchmark runs end to end and reports in the agreed shape; speed is not asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from bench import fanout
+from bench._peers import missing
+from engine.metrics import Metrics
+
+PEERS = ("smpplib", "aiosmpplib", "smpp34")
+
+
+@pytest.mark.slow
+def test_quick_run_ends_with_the_json_report(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert fanout.main(["--quick", "--json", "--url", redis_url]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("fanout (msg/s")  # the human-readable table comes first
+    report: dict[str, Any] = json.loads(lines[-1])
+
+    assert report["benchmark"] == "fanout"
+    assert report["unit"] == "msg/s"
+    assert set(report["results"]) == {"fanout", "client_cpu_per_message", "submit_p99_half_load"}
+    skipped = report.get("skipped", {})
+    peers = {p for p in PEERS if p not in skipped}
+    assert all(missing(p) is None for p in PEERS if p not in skipped)
+    assert "smpplib" in peers  # a hard dependency: it always installs
+
+    throughput = report["results"]["fanout"]
+    assert set(throughput) == {"ja-engine"} | peers
+    for stats in throughput.values():
+        assert set(stats) == {"median", "min", "max"}
+        assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+    assert set(report["ratios"]) == {"fanout", "client_cpu_per_message"}
+    for case in report["ratios"]:
+        assert set(report["ratios"][case]) == {f"vs_{p}" for p in peers}
+        assert all(r > 0 for r in report["ratios"][case].values())
+
+    cpu = report["results"]["client_cpu_per_message"]
+    assert (cpu["unit"], cpu["better"]) == ("us/msg", "lower")
+    assert set(cpu) == {"ja-engine", "unit", "better"} | peers
+    assert all(cpu[name]["median"] > 0 for name in {"ja-engine"} | peers)
+
+    latency = report["results"]["submit_p99_half_load"]
+    assert latency["unit"] == "ms"
+    assert latency["better"] == "lower"
+    assert 0 < latency["ja-engine"]["min"] <= latency["ja-engine"]["max"]
+
+
+def test_p99_is_interpolated_inside_its_histogram_bucket() -> None:
+    metrics = Metrics()
+    child = metrics.submit_latency.labels("sim")
+    for _ in range(90):
+        child.observe(0.0005)  # bucket le=0.001
+    for _ in range(10):
+        child.observe(0.004)  # bucket le=0.005 (0.0025 .. 0.005]
+    p99, upper = fanout.histogram_quantile(metrics, 0.99)
+    assert upper == 0.005
+    # rank 99 of 100: 9 of the 10 observations in (0.0025, 0.005] -> 0.0025 + 0.9 * 0.0025
+    assert math.isclose(p99, 0.00475)
+    assert math.isnan(fanout.histogram_quantile(Metrics(), 0.99)[0])
+
+
+def test_exact_quantile() -> None:
+    values = [i / 1000 for i in range(1, 101)]
+    assert fanout.exact_quantile(values, 0.99) == 0.099
+    assert fanout.exact_quantile([0.5], 0.99) == 0.5
