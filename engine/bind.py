@@ -89,6 +89,8 @@ class CarrierBind:
         self._rng = rng or random.Random()
         self._stopping = False
         self._down_since: float | None = None
+        self.reserved = 0
+        """Window slots taken for messages not yet on the wire."""
         self.can_send = config.bind_type != "receiver"
         self.pdus_in: Counter[int] = Counter()
         """PDUs received on this bind's past connections (``pdu_counts`` adds the live one)."""
@@ -101,10 +103,22 @@ class CarrierBind:
         return conn is not None and not conn.closed and conn.session.is_bound()
 
     def free_window(self) -> int:
+        """Window slots neither in flight nor reserved by ``take``."""
         conn = self.conn
         if conn is None or conn.closed:
             return 0
-        return conn.session.window - conn.session.in_flight
+        return conn.session.window - conn.session.in_flight - self.reserved
+
+    def room(self, now: float) -> int:
+        """PDUs this bind could take now: free window and rate permitting (0 while down)."""
+        if not self.can_send or self._stopping or not self.is_up():
+            return 0
+        return min(self.free_window(), self.rate.available(now))
+
+    def take(self, parts: int, now: float) -> None:
+        """Reserve window slots and tokens for ``parts`` PDUs that ``submit`` will send."""
+        self.rate.take(now, parts)
+        self.reserved += parts
 
     def pdu_counts(self) -> tuple[Counter[int], Counter[int]]:
         """PDUs (received, sent) by command_id over the bind's whole life."""
@@ -132,13 +146,15 @@ class CarrierBind:
         return self.rate.take(now, parts)
 
     def submit(self, pdus: Sequence[SubmitSM], on_done: Callable[[int, Outcome], None]) -> None:
-        """Send the parts of one admitted message, in order; ``on_done(i, outcome)`` per part.
+        """Send the parts of one message reserved with ``take``, in order on this bind;
+        ``on_done(i, outcome)`` per part.
 
         Raises:
-            ConnectionLost: the bind dropped since ``admit``; nothing was sent.
+            ConnectionLost: the bind dropped since ``take``; nothing was sent.
         """
+        self.reserved = max(0, self.reserved - len(pdus))
         conn = self.conn
-        if conn is None or conn.closed or self.free_window() < len(pdus):
+        if conn is None or conn.closed:
             raise ConnectionLost(f"bind {self.name} is down")
         for index, pdu in enumerate(pdus):
             conn.send_now(pdu, self._callback(index, on_done))
@@ -224,6 +240,7 @@ class CarrierBind:
             await conn.bind(pdu)
         started = trio.current_time()
         self.conn = conn
+        self.reserved = 0
         self.rate = AdaptiveRate(cfg.rate, cfg.burst, started)
         self._note_up()
         try:

@@ -23,7 +23,6 @@ Theory of operation.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -202,16 +201,12 @@ class Outbox:
         sends = trio.Semaphore(SENDS_IN_FLIGHT)
         while True:
             batch = await queue.take(READ_BATCH)
-            assigned: list[InFlight] = []
-            wait = math.inf
-            now = trio.current_time()
-            for index, item in enumerate(batch):
-                bind, wait = pool.pick(item.parts, now)
-                if bind is None:
-                    queue.put_front(batch[index:])
-                    break
+            binds, wait = pool.admit([item.parts for item in batch], trio.current_time())
+            assigned = batch[: len(binds)]
+            for item, bind in zip(assigned, binds, strict=True):
                 item.bind = bind
-                assigned.append(item)
+            if len(assigned) < len(batch):
+                queue.put_front(batch[len(assigned) :])
             if assigned:
                 await sends.acquire()
                 nursery.start_soon(self._send_released, queue, assigned, sends)

@@ -18,6 +18,15 @@ from engine.bind import CarrierBind
 __all__ = ["CarrierPool"]
 
 
+class _Slot:
+    __slots__ = ("bind", "room", "taken")
+
+    def __init__(self, bind: CarrierBind, room: int) -> None:
+        self.bind = bind
+        self.room = room
+        self.taken = 0
+
+
 class CarrierPool:
     """The binds of one carrier."""
 
@@ -32,24 +41,49 @@ class CarrierPool:
     def any_up(self) -> bool:
         return any(bind.is_up() for bind in self.senders())
 
-    def pick(self, parts: int, now: float) -> tuple[CarrierBind | None, float]:
-        """A bind that took room and tokens for ``parts`` PDUs, else (None, seconds to wait).
+    def admit(self, parts: list[int], now: float) -> tuple[list[CarrierBind], float]:
+        """Binds for a run of messages (``parts`` PDUs each), in order, taking window room
+        and tokens for each; the run stops at the first message no bind can take.
 
-        The wait is ``inf`` when no bind can take the message at all (all down, windows full):
-        then only ``notify`` (a bind up, a slot freed) ends it.
+        Returns the binds, one per admitted message, and (when not all were admitted) the
+        seconds until tokens are due (``inf``: only ``notify`` helps: binds down, windows full).
+        Each bind's room is worked out once per call: this runs per batch, not per message.
         """
-        best: CarrierBind | None = None
+        slots = [_Slot(bind, bind.room(now)) for bind in self.senders()]
+        slots = [slot for slot in slots if slot.room > 0]
+        chosen: list[CarrierBind] = []
+        if slots:
+            turn, count = 0, len(slots)
+            for need in parts:
+                for k in range(count):
+                    slot = slots[(turn + k) % count]
+                    if slot.room >= need:
+                        slot.room -= need
+                        slot.taken += need
+                        chosen.append(slot.bind)
+                        turn = (turn + k + 1) % count
+                        break
+                else:
+                    break
+            for slot in slots:
+                if slot.taken:
+                    slot.bind.take(slot.taken, now)
+        if len(chosen) == len(parts):
+            return chosen, 0.0
+        return chosen, self._wait(parts[len(chosen)], now)
+
+    def _wait(self, need: int, now: float) -> float:
         wait = math.inf
         for bind in self.senders():
-            delay = bind.admit_delay(parts, now)
-            if delay is None:
-                continue
-            if delay == 0.0 and (best is None or bind.free_window() > best.free_window()):
-                best = bind
-            wait = min(wait, delay)
-        if best is not None and best.admit(parts, now):
-            return best, 0.0
-        return None, wait
+            delay = bind.admit_delay(need, now)
+            if delay is not None:
+                wait = min(wait, delay)
+        return wait
+
+    def pick(self, parts: int, now: float) -> tuple[CarrierBind | None, float]:
+        """One message: a bind that took room and tokens for it, else (None, seconds to wait)."""
+        chosen, wait = self.admit([parts], now)
+        return (chosen[0], 0.0) if chosen else (None, wait)
 
     async def acquire(self, parts: int) -> CarrierBind:
         """Wait until some bind admits a whole message of ``parts`` PDUs."""

@@ -41,6 +41,11 @@ class TokenBucket:
             return 0.0
         return (n - self._tokens) / self.rate
 
+    def available(self, now: float) -> int:
+        """Whole tokens available now."""
+        self._refill(now)
+        return int(self._tokens + _EPSILON)
+
     def take(self, now: float, n: int = 1) -> bool:
         """Take ``n`` tokens if available."""
         self._refill(now)
@@ -75,6 +80,13 @@ class SlidingWindow:
         self.limit = limit
         self.span = span
         self._times: deque[float] = deque(maxlen=limit)
+
+    def available(self, now: float) -> int:
+        """Sends that fit in the window now."""
+        times, horizon = self._times, now - self.span
+        while times and times[0] <= horizon:
+            times.popleft()
+        return self.limit - len(times)
 
     def delay(self, now: float, n: int = 1) -> float:
         """Seconds until ``n`` more sends fit in the window."""
@@ -158,6 +170,13 @@ class AdaptiveRate:
             return self.paused_until - now
         self._recover(now)
         return max(self.bucket.delay(now, n), self.window.delay(now, n))
+
+    def available(self, now: float) -> int:
+        """PDUs the bind may send now (0 while paused)."""
+        if now < self.paused_until:
+            return 0
+        self._recover(now)
+        return min(self.bucket.available(now), self.window.available(now))
 
     def take(self, now: float, n: int = 1) -> bool:
         """Take ``n`` tokens if the bind may send them now."""

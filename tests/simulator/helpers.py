@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import trio
 
-from smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, DeliverSM, DeliverSMResp
+from smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, DeliverSM, DeliverSMResp, Pdu
 from smpp.simulator import SimulatorConfig
 from smpp.simulator.server import Simulator
 from smpp.state import Role
@@ -29,10 +29,14 @@ QUIET: dict[str, Any] = {
 }
 
 
+WHOLE = frozenset({"outcomes", "variants", "keywords"})
+"""Tables that an override replaces rather than merges into."""
+
+
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in WHOLE:
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
@@ -93,7 +97,12 @@ class Inbox:
             await self.arrived.wait()
 
 
-BINDS = {"transceiver": BindTransceiver, "transmitter": BindTransmitter, "receiver": BindReceiver}
+BindClass = type[BindTransmitter] | type[BindReceiver] | type[BindTransceiver]
+BINDS: dict[str, BindClass] = {
+    "transceiver": BindTransceiver,
+    "transmitter": BindTransmitter,
+    "receiver": BindReceiver,
+}
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ from smpp.constants import CommandStatus
 from smpp.pdu import BindTransceiver, GenericNack, SubmitSM
 from smpp.simulator import FaultStep, SecondCounts, SlidingWindow, TokenBucket, open_simulator
 from smpp.transport import BindError, Connection, ResponseTimeout
-
 from tests.simulator.helpers import FIRST, esme, make_config
 
 Clock = trio.testing.MockClock
@@ -75,6 +74,7 @@ async def test_throttle_above_tps(autojump_clock: Clock) -> None:
         assert sim.stats.messages == account.submitted
 
 
+@pytest.mark.slow
 async def test_paced_client_is_never_throttled(autojump_clock: Clock) -> None:
     config = make_config(accounts=[{"system_id": "ja", "password": "pw", "tps": 50}])
     async with open_simulator(config) as sim, esme(sim) as (conn, _):
@@ -115,6 +115,7 @@ async def test_window_overflow_gets_rmsgqful(autojump_clock: Clock) -> None:
 # --- faults -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_generic_nack_and_error_fractions(autojump_clock: Clock) -> None:
     config = make_config(faults={"generic_nack_fraction": 0.2, "error_fraction": 0.1})
     async with open_simulator(config) as sim, esme(sim, window=200) as (conn, _):

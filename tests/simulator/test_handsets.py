@@ -8,7 +8,6 @@ import pytest
 
 from smpp.constants import MessageState
 from smpp.simulator import HandsetConfig, Handsets, Kind, ReceiptConfig
-
 from tests.simulator.helpers import FIRST, QUIET
 
 
@@ -46,6 +45,7 @@ def test_decisions_depend_only_on_seed_handset_and_count() -> None:
     assert [other_seed.receive(i) for i in range(200)] != forward
 
 
+@pytest.mark.slow
 def test_reply_delays_look_like_real_replies() -> None:
     handsets = population(20_000, reply_probability=1.0)
     delays = []

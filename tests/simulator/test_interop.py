@@ -12,7 +12,6 @@ import smpplib.consts
 import trio
 
 from smpp.simulator import open_simulator
-
 from tests.simulator.helpers import FIRST, make_config
 
 FAST = {

@@ -141,6 +141,7 @@ async def test_receipts_only_when_asked(
             assert f"stat:{outcome}".encode() in inbox.receipts[0].short_message
 
 
+@pytest.mark.slow
 async def test_outcome_mix_follows_the_weights(autojump_clock: Clock) -> None:
     config = make_config(receipts={"outcomes": {"DELIVRD": 0.8, "UNDELIV": 0.2}})
     async with open_simulator(config) as sim, esme(sim, window=256) as (conn, inbox):
@@ -322,6 +323,10 @@ async def test_hold_queue_is_bounded(autojump_clock: Clock) -> None:
         await trio.sleep(10)
         assert len(sim.account().outbox) == 3
         assert sim.account().outbox.dropped == 2
+        # The queue is full: the carrier pushes back on submits until it drains.
+        refused = await tx.request(submit(9))
+        assert refused.command_status == CommandStatus.ESME_RMSGQFUL
+        assert sim.account().queue_full == 1
 
 
 async def test_temporary_errors_are_retried_with_backoff(autojump_clock: Clock) -> None:

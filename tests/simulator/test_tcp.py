@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,6 @@ from smpp.pdu import BindTransceiver, SubmitSM, Unbind
 from smpp.receipt import receipt_from_fields
 from smpp.simulator import open_simulator
 from smpp.transport import LinkOptions, connect
-
 from tests.simulator.helpers import FIRST, Inbox, make_config
 
 FAST = {
@@ -51,9 +51,9 @@ async def test_bind_submit_receipt_and_ja_over_tcp() -> None:
             assert receipt.stat == "DELIVRD"
 
 
-async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes) -> bytes:
+async def _read_until(stream: trio.abc.ReceiveStream, pattern: bytes) -> bytes:
     seen = b""
-    while marker not in seen:
+    while not re.search(pattern, seen):
         chunk = await stream.receive_some(4096)
         if not chunk:
             raise AssertionError(f"simulator exited; output so far: {seen!r}")
@@ -78,8 +78,7 @@ async def test_cli_listens_serves_metrics_and_shuts_down_cleanly(tmp_path: Path)
         process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
         try:
             assert process.stdout is not None
-            banner = (await _read_until(process.stdout, b"listening on ")).decode()
-            banner += (await _read_until(process.stdout, b"\n")).decode()
+            banner = (await _read_until(process.stdout, rb"listening on \S+\n")).decode()
             lines = banner.splitlines()
             assert "account sim:sim (default" in banner
             address = next(line for line in lines if line.startswith("listening on "))

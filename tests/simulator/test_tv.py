@@ -10,7 +10,6 @@ import trio.testing
 
 from smpp.simulator import open_simulator
 from smpp.simulator.tv import profile_count
-
 from tests.simulator.helpers import FIRST, esme, make_config
 
 RAMP = [(0.0, 0.0), (60.0, 1000.0), (120.0, 1000.0), (150.0, 0.0)]
@@ -26,25 +25,25 @@ def test_profile_integral() -> None:
 
 @pytest.mark.slow
 async def test_burst_follows_the_profile(autojump_clock: trio.testing.MockClock) -> None:
-    tv = {"enabled": True, "profile": [(0.0, 0.0), (10.0, 200.0), (20.0, 200.0), (25.0, 0.0)]}
+    tv = {"enabled": True, "profile": [(0.0, 0.0), (10.0, 100.0), (20.0, 100.0), (25.0, 0.0)]}
     config = make_config(tv=tv | {"duplicate_probability": 0.1})
     async with open_simulator(config) as sim, esme(sim, window=256) as (_conn, inbox):
         start = sim.started_at
         await trio.sleep_until(start + 10)
         assert sim.tv is not None
-        assert sim.tv.emitted == pytest.approx(1000, abs=2)
+        assert sim.tv.emitted == pytest.approx(500, abs=2)
         await trio.sleep_until(start + 30)
-        assert sim.tv.emitted == 3500
+        assert sim.tv.emitted == 1750
         await trio.sleep(1)
-        assert len(inbox.mo) == 3500
+        assert len(inbox.mo) == 1750
         numbers = [int(p.source_addr) for p in inbox.mo]
         assert all(n >= 31690000000 for n in numbers)
         assert not any(FIRST <= n < FIRST + 1000 for n in numbers)
-        repeats = 3500 - len(set(numbers))
-        assert 250 < repeats < 450
+        repeats = 1750 - len(set(numbers))
+        assert 110 < repeats < 250
         texts = {p.short_message for p in inbox.mo}
         assert texts <= {k.encode() for k in config.tv.keywords}
-        assert sim.stats.replies["tv"] == 3500
+        assert sim.stats.replies["tv"] == 1750
 
 
 async def test_max_rate_is_paced_by_the_client(autojump_clock: trio.testing.MockClock) -> None:
