@@ -59,14 +59,19 @@ class Keepalive:
         self._last_received = now
 
     def tick(self, now: float) -> SendEnquireLink | Close | None:
-        """What to do at ``now``."""
+        """What to do at ``now``.
+
+        Every comparison is against the same sums that ``next_deadline`` returns, so a
+        caller that sleeps until that deadline always finds the action due (comparing
+        ``now - last >= interval`` instead can round the other way and spin).
+        """
         sent = self._probe_sent_at
-        if sent is not None and now - sent >= self.response_timeout:
+        if sent is not None and now >= sent + self.response_timeout:
             return Close(f"enquire_link unanswered after {now - sent:.1f} s")
-        idle = now - self._last_received
-        if self.inactivity_timeout is not None and idle >= self.inactivity_timeout:
-            return Close(f"nothing received for {idle:.1f} s")
-        if self._probe_sent_at is None and idle >= self.interval:
+        last = self._last_received
+        if self.inactivity_timeout is not None and now >= last + self.inactivity_timeout:
+            return Close(f"nothing received for {now - last:.1f} s")
+        if sent is None and now >= last + self.interval:
             self._probe_sent_at = now
             return SendEnquireLink()
         return None

@@ -158,6 +158,13 @@ class Session:
             self._set_state(SessionState.CLOSED)
         return data
 
+    def nack(self, request: RequestReceived, status: int) -> bytes:
+        """Answer a parsed request with generic_nack instead of its own response (§4.3)."""
+        if self._unanswered.pop(request.sequence_number, None) is None:
+            raise LocalProtocolError(f"#{request.sequence_number} is not awaiting an answer")
+        self.pdus_out[CommandId.GENERIC_NACK] += 1
+        return encode_pdu(GenericNack(), request.sequence_number, status)
+
     def reject(self, event: PduRejected) -> bytes:
         """The answer to a rejected PDU: its own _resp for a known request, else generic_nack.
 
@@ -257,7 +264,7 @@ class Session:
         """Give up on requests sent more than ``timeout`` seconds before ``now``."""
         expired: list[RequestTimedOut] = []
         for seq, (pdu, sent_at) in self._pending.items():
-            if now - sent_at < timeout:
+            if sent_at + timeout > now:  # the same sum the caller sleeps until
                 break
             expired.append(RequestTimedOut(seq, pdu, sent_at))
         for event in expired:

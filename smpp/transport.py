@@ -108,6 +108,10 @@ class InboundRequest:
         """Queue the answer (non-blocking; the writer sends it on its next turn)."""
         self._conn._queue(self._conn.session.respond(self.event, pdu, status))
 
+    def nack(self, status: int) -> None:
+        """Answer with generic_nack carrying ``status`` instead of the request's own _resp."""
+        self._conn._queue(self._conn.session.nack(self.event, status))
+
 
 RequestHandler = Callable[[InboundRequest], None]
 
@@ -227,12 +231,18 @@ class Connection:
 
     # --- writing -----------------------------------------------------------------------------
 
+    def send_raw(self, data: bytes) -> None:
+        """Write octets exactly as given, bypassing the session (for test tools that must
+        misbehave, e.g. a simulator sending a malformed PDU). Never needed by a client."""
+        self._queue(data)
+
     def _queue(self, data: bytes) -> None:
         if not data or self.closed:
             return
         self._out.append(data)
         self._out_bytes += len(data)
-        self._writer_lot.unpark()
+        if self._writer_lot:
+            self._writer_lot.unpark()
 
     async def _writer(self) -> None:
         while True:
@@ -291,7 +301,8 @@ class Connection:
 
     def _settle(self, seq: int, outcome: Outcome) -> None:
         callback = self._callbacks.pop(seq, None)
-        self._slot_lot.unpark()
+        if self._slot_lot:
+            self._slot_lot.unpark()
         if isinstance(outcome, ResponseReceived) and (
             outcome.request.command_id == CommandId.ENQUIRE_LINK
         ):

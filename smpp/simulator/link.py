@@ -20,7 +20,6 @@ import trio
 
 from smpp.constants import CommandId, CommandStatus, TlvTag
 from smpp.errors import LocalProtocolError
-from smpp.events import PduRejected
 from smpp.pdu import (
     BindReceiver,
     BindReceiverResp,
@@ -212,15 +211,11 @@ class Link:
             self.respond(request, pdu, status)
 
     def _write_raw(self, data: bytes) -> None:
-        # The transport has no public way to queue raw octets (a deliberately broken PDU,
-        # a generic_nack for a request it parsed fine): see docs/simulator.md, "Limits".
         if self.conn is not None:
-            self.conn._queue(data)
+            self.conn.send_raw(data)
 
     def _nack(self, request: InboundRequest, status: int) -> None:
-        assert self.conn is not None
-        event = PduRejected(0, request.event.sequence_number, status, "fault")
-        self._write_raw(self.conn.session.reject(event))
+        request.nack(status)
 
     # --- requests ----------------------------------------------------------------------------
 

@@ -52,10 +52,6 @@ def make_config(**overrides: Any) -> SimulatorConfig:
         "delivery": {"response_timeout": 5.0, "retry_initial": 2.0},
         "ledger": {"max_records": 100_000},
         "message_store": 10_000,
-        # Far-off keepalive timers: smpp.keepalive compares ``now - last >= interval`` but
-        # sleeps until ``last + interval``; when the two round apart, the transport's timer
-        # spins at one virtual instant (reported to the protocol layer's owner).
-        "enquire_link_interval": 1e7,
         "inactivity_timeout": None,
     }
     return msgspec.convert(_merge(base, overrides), SimulatorConfig)
@@ -118,9 +114,7 @@ async def esme(
 ) -> AsyncIterator[tuple[Connection, Inbox]]:
     """An ESME connected to ``sim`` over memory streams, bound unless ``bind`` is None."""
     inbox = inbox or Inbox()
-    options = LinkOptions(
-        window=window, response_timeout=response_timeout, enquire_link_interval=1e7
-    )
+    options = LinkOptions(window=window, response_timeout=response_timeout)
     stream = sim.connect_memory()
     async with open_connection(stream, Role.ESME, options, handler=inbox) as conn:
         if bind is not None:

@@ -45,3 +45,13 @@ def test_inactivity_timeout_closes() -> None:
     action = ka.tick(45.0)
     assert isinstance(action, Close)
     assert "nothing received" in action.reason
+
+
+def test_deadline_and_tick_agree_despite_rounding() -> None:
+    """Sleeping until next_deadline() must find the action due (no spinning at one instant)."""
+    last = 121.34750017368027
+    ka = Keepalive(last, interval=30.0, response_timeout=7.3)
+    deadline = ka.next_deadline()
+    assert ka.tick(deadline) == SendEnquireLink()
+    probe_deadline = ka.next_deadline()
+    assert isinstance(ka.tick(probe_deadline), Close)

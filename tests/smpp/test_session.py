@@ -309,3 +309,11 @@ def test_pdus_are_counted_by_command_in_both_directions() -> None:
     assert pair.esme.pdus_in[CommandId.BIND_TRANSCEIVER_RESP] == 1
     assert pair.mc.pdus_in[CommandId.SUBMIT_SM] == 1
     assert pair.mc.pdus_out[CommandId.BIND_TRANSCEIVER_RESP] == 1
+
+
+def test_expire_agrees_with_the_deadline_sum() -> None:
+    pair = SessionPair()
+    pair.bind()
+    sent_at = 121.34750017368027
+    pair.esme.send(SubmitSM(), now=sent_at)
+    assert len(pair.esme.expire(now=sent_at + 30.0, timeout=30.0)) == 1
