@@ -72,7 +72,7 @@ from counters import Keys, Lane, OutboundMessage
 from counters.records import encode
 from engine.app import open_engine
 from engine.config import Config, parse_config
-from engine.metrics import Metrics
+from engine.metrics import LatencyHistograms, Metrics
 
 __all__ = ["Sizes", "histogram_quantile", "main"]
 
@@ -234,16 +234,16 @@ def wipe(client: redis.Redis, keys: Keys) -> None:
 # --- ours -------------------------------------------------------------------------------------
 
 
-class _Recorder:
-    """A histogram child that also keeps every observation (for the exact p99)."""
+class _Recording(LatencyHistograms):
+    """The submit round-trip histograms, keeping every observation too (for the exact p99)."""
 
-    def __init__(self, child: Any, into: list[float]) -> None:
-        self._child = child
+    def __init__(self, into: list[float]) -> None:
+        super().__init__("ja_smpp_response_duration_seconds", "submit_sm round trip", "carrier")
         self._into = into
 
-    def observe(self, value: float) -> None:
-        self._child.observe(value)
-        self._into.append(value)
+    def observe(self, value: str, seconds: float) -> None:
+        super().observe(value, seconds)
+        self._into.append(seconds)
 
 
 class RecordingMetrics(Metrics):
@@ -252,17 +252,9 @@ class RecordingMetrics(Metrics):
     def __init__(self) -> None:
         super().__init__()
         self.latencies: list[float] = []
-        self._recorders: dict[tuple[str, ...], _Recorder] = {}
-
-    # Metrics.child is an lru_cache wrapper; this plain method caches in _recorders instead.
-    def child(self, metric_name: str, *labels: str) -> Any:  # type: ignore[override]
-        if metric_name != "submit_latency":
-            return super().child(metric_name, *labels)
-        recorder = self._recorders.get(labels)
-        if recorder is None:
-            recorder = _Recorder(super().child(metric_name, *labels), self.latencies)
-            self._recorders[labels] = recorder
-        return recorder
+        self.registry.unregister(self.submit_latency)
+        self.submit_latency = _Recording(self.latencies)
+        self.registry.register(self.submit_latency)
 
 
 @dataclass

@@ -100,6 +100,7 @@ class Engine:
                         oldest[lane] = min(oldest[lane], items[0].read_at)
             for lane, since in oldest.items():
                 m.child("oldest_age", lane).set(now - since)
+            self.outbox.flush_metrics()
             await self.inbox.apply_late()
             await trio.sleep(1.0)
 
@@ -120,6 +121,7 @@ class Engine:
                 await self.inbox.changed.park()
         with trio.move_on_after(grace):
             await self.outbox.flush()
+        self.outbox.flush_metrics()
         async with trio.open_nursery() as nursery:
             for bind in self.binds:
                 nursery.start_soon(bind.stop, grace)

@@ -85,12 +85,14 @@ class CarrierQueue:
 
     def put(self, item: InFlight) -> None:
         (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).append(item)
-        self.lot.unpark_all()
+        if self.lot:
+            self.lot.unpark_all()
 
     def put_front(self, items: list[InFlight]) -> None:
         for item in reversed(items):
             (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).appendleft(item)
-        self.lot.unpark_all()
+        if self.lot:
+            self.lot.unpark_all()
 
     async def take(self, most: int) -> list[InFlight]:
         while not self.tx and not self.bulk:

@@ -9,17 +9,18 @@ counters package's collector, never mirrored here.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from smpp.constants import CommandId
 
-__all__ = ["BindCollector", "Metrics"]
+__all__ = ["BindCollector", "LatencyHistograms", "Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -56,10 +57,10 @@ class Metrics:
             "responses", "Responses to our submits by command_status", ["carrier", "status"],
             namespace="ja", subsystem="smpp", registry=r,
         )  # fmt: skip
-        self.submit_latency = Histogram(
-            "response_duration_seconds", "submit_sm round trip", ["carrier"],
-            namespace="ja", subsystem="smpp", registry=r, buckets=_LATENCY_BUCKETS,
-        )  # fmt: skip
+        self.submit_latency = LatencyHistograms(
+            "ja_smpp_response_duration_seconds", "submit_sm round trip", "carrier"
+        )
+        r.register(self.submit_latency)
         self.outbox_messages = Counter(
             "messages", "Outbound messages by lane and final result", ["lane", "result"],
             namespace="ja", subsystem="outbox", registry=r,
@@ -130,4 +131,45 @@ class BindCollector(Collector):
                 for command_id, n in sorted(counts.items()):
                     labels = [bind.carrier, bind.name, _command_name(command_id), direction]
                     family.add_metric(labels, n)
+        yield family
+
+
+class LatencyHistograms(Collector):
+    """A histogram per label value, counted in plain lists and exported at scrape time.
+
+    ``prometheus_client.Histogram.observe`` costs about 1.5 µs (3 with ``.labels()``); at tens
+    of thousands of responses a second that is a large share of a core. Here an observation is
+    one bisect and two additions.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        buckets: tuple[float, ...] = _LATENCY_BUCKETS,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label = label
+        self.buckets = buckets
+        self._counts: dict[str, list[int]] = {}
+        self._sums: dict[str, float] = {}
+
+    def observe(self, value: str, seconds: float) -> None:
+        counts = self._counts.get(value)
+        if counts is None:
+            counts = self._counts[value] = [0] * (len(self.buckets) + 1)
+            self._sums[value] = 0.0
+        counts[bisect_left(self.buckets, seconds)] += 1
+        self._sums[value] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, counts in self._counts.items():
+            cumulative, running = [], 0
+            for bound, n in zip((*self.buckets, float("inf")), counts, strict=True):
+                running += n
+                cumulative.append((str(bound) if bound != float("inf") else "+Inf", running))
+            family.add_metric([value], cumulative, self._sums[value])
         yield family

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import trio
@@ -82,10 +83,12 @@ class Outbox:
         self.routing = Routing(config)
         self.queues = {name: CarrierQueue() for name in pools}
         self.writeback = WriteBack(store, metrics)
+        self._responses: Counter[tuple[str, int]] = Counter()
+        self._throttles: Counter[tuple[str, str]] = Counter()
+        self._split_cache: dict[str, tuple[list[bytes], int, bool]] = {}
         self._intake = trio.CancelScope()
         self._space_lot = trio.lowlevel.ParkingLot()
         self._reference = 0
-        self.recent_ids: dict[str, SentRecord] = {}
         self.on_sent: Callable[[str, SentRecord], None] | None = None
 
     # --- lifetime ----------------------------------------------------------------------------
@@ -180,18 +183,25 @@ class Outbox:
             self.queues[carrier].put(item)
 
     def _item(self, lane: Lane, entry_id: str, message: OutboundMessage, carrier: str) -> InFlight:
-        self._reference = (self._reference + 1) & 0xFF
-        parts = split_message(message.text, reference=self._reference or 1)
+        short_messages, coding, udhi = self._split(message.text)
         return InFlight(
-            lane,
-            entry_id,
-            message,
-            carrier,
-            [p.short_message for p in parts],
-            parts[0].data_coding,
-            parts[0].esm_class_udhi,
-            trio.current_time(),
+            lane, entry_id, message, carrier, short_messages, coding, udhi, trio.current_time()
         )
+
+    def _split(self, text: str) -> tuple[list[bytes], int, bool]:
+        """Encode and segment a text. An appeal sends one text to many handsets, so a
+        single-part result is cached (multi-part ones carry a fresh UDH reference each)."""
+        cached = self._split_cache.get(text)
+        if cached is not None:
+            return cached
+        self._reference = (self._reference + 1) & 0xFF
+        parts = split_message(text, reference=self._reference or 1)
+        result = ([p.short_message for p in parts], parts[0].data_coding, parts[0].esm_class_udhi)
+        if len(parts) == 1:
+            if len(self._split_cache) >= 4096:
+                self._split_cache.clear()
+            self._split_cache[text] = result
+        return result
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -274,14 +284,23 @@ class Outbox:
         return done
 
     def _observe(self, item: InFlight, outcome: Outcome) -> None:
+        """Tally in plain ints (``flush_metrics`` moves them to Prometheus): this runs for
+        every response, and a labelled Prometheus update costs several times the tally."""
         if isinstance(outcome, BaseException):
             return
-        status = status_name(outcome.command_status)
-        self.metrics.child("responses", item.carrier, status).inc()
-        latency = trio.current_time() - outcome.sent_at
-        self.metrics.child("submit_latency", item.carrier).observe(latency)
+        self._responses[(item.carrier, outcome.command_status)] += 1
+        self.metrics.submit_latency.observe(item.carrier, trio.current_time() - outcome.sent_at)
         if outcome.command_status in THROTTLE_STATUSES and item.bind is not None:
-            self.metrics.child("throttles", item.carrier, item.bind.name).inc()
+            self._throttles[(item.carrier, item.bind.name)] += 1
+
+    def flush_metrics(self) -> None:
+        """Move the tallies into the Prometheus counters (the app calls this every second)."""
+        responses, self._responses = self._responses, Counter()
+        for (carrier, status), n in responses.items():
+            self.metrics.child("responses", carrier, status_name(status)).inc(n)
+        throttles, self._throttles = self._throttles, Counter()
+        for (carrier, bind), n in throttles.items():
+            self.metrics.child("throttles", carrier, bind).inc(n)
 
     def _settle(self, item: InFlight) -> None:
         verdict = max(
@@ -344,9 +363,6 @@ class Outbox:
             parts=item.parts,
         )
         self.writeback.sent(message_id, record)
-        self.recent_ids[message_id] = record
-        if len(self.recent_ids) > 100_000:
-            self.recent_ids.pop(next(iter(self.recent_ids)))
         if self.on_sent is not None:
             self.on_sent(message_id, record)
 

@@ -39,11 +39,13 @@ class WriteBack:
     def finish(self, item: InFlight, result: str) -> None:
         """The message's fate is final (``result``: sent, rejected, failed, unknown, ...)."""
         self._finished.append((item, result))
-        self._lot.unpark()
+        if self._lot:
+            self._lot.unpark()
 
     def sent(self, message_id: str, record: SentRecord) -> None:
         self._sent.append((message_id, record))
-        self._lot.unpark()
+        if self._lot:
+            self._lot.unpark()
 
     def retry(self, item: InFlight, due: float) -> None:
         """Send the message again at ``due`` (Unix seconds), through the delayed schedule."""

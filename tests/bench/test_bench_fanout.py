@@ -55,11 +55,10 @@ def test_quick_run_ends_with_the_json_report(
 
 def test_p99_is_interpolated_inside_its_histogram_bucket() -> None:
     metrics = Metrics()
-    child = metrics.submit_latency.labels("sim")
     for _ in range(90):
-        child.observe(0.0005)  # bucket le=0.001
+        metrics.submit_latency.observe("sim", 0.0005)  # bucket le=0.001
     for _ in range(10):
-        child.observe(0.004)  # bucket le=0.005 (0.0025 .. 0.005]
+        metrics.submit_latency.observe("sim", 0.004)  # bucket le=0.005 (0.0025 .. 0.005]
     p99, upper = fanout.histogram_quantile(metrics, 0.99)
     assert upper == 0.005
     # rank 99 of 100: 9 of the 10 observations in (0.0025, 0.005] -> 0.0025 + 0.9 * 0.0025
