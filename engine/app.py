@@ -118,7 +118,8 @@ class Engine:
         self.outbox.stop_intake()
         with trio.move_on_after(grace):
             while any(bind.in_flight() for bind in self.binds):
-                await self.inbox.changed.park()
+                with trio.move_on_after(0.02):  # responses are settled in callbacks: poll
+                    await self.inbox.changed.park()
         with trio.move_on_after(grace):
             await self.outbox.flush()
         self.outbox.flush_metrics()

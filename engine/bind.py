@@ -20,6 +20,7 @@ import random
 import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import trio
 
@@ -58,9 +59,6 @@ class BindListener:
 
     def bind_down(self, bind: CarrierBind, reason: str) -> None:
         """The bind went down; its outstanding submits have been settled as ConnectionLost."""
-
-    def capacity_freed(self, bind: CarrierBind) -> None:
-        """A window slot came free (a response, or a timeout)."""
 
     async def inbound(self, bind: CarrierBind, request: InboundRequest) -> None:
         """A deliver_sm/data_sm (or unbind) from the carrier; answer it exactly once."""
@@ -145,9 +143,14 @@ class CarrierBind:
             return False
         return self.rate.take(now, parts)
 
-    def submit(self, pdus: Sequence[SubmitSM], on_done: Callable[[int, Outcome], None]) -> None:
+    def submit(
+        self,
+        pdus: Sequence[SubmitSM],
+        on_done: Callable[[int, Outcome], None],
+        now: float | None = None,
+    ) -> None:
         """Send the parts of one message reserved with ``take``, in order on this bind;
-        ``on_done(i, outcome)`` per part.
+        ``on_done(i, outcome)`` per part, in the connection's reader task.
 
         Raises:
             ConnectionLost: the bind dropped since ``take``; nothing was sent.
@@ -157,20 +160,11 @@ class CarrierBind:
         if conn is None or conn.closed:
             raise ConnectionLost(f"bind {self.name} is down")
         for index, pdu in enumerate(pdus):
-            conn.send_now(pdu, self._callback(index, on_done))
+            conn.send_now(pdu, partial(on_done, index), now)
 
-    def _callback(
-        self, index: int, on_done: Callable[[int, Outcome], None]
-    ) -> Callable[[Outcome], None]:
-        def settle(outcome: Outcome) -> None:
-            if not isinstance(outcome, BaseException) and (
-                outcome.command_status in THROTTLE_STATUSES
-            ):
-                self.rate.on_throttle(trio.current_time())
-            on_done(index, outcome)
-            self.listener.capacity_freed(self)
-
-        return settle
+    def throttled(self, now: float) -> None:
+        """The carrier answered ESME_RTHROTTLED or ESME_RMSGQFUL: slow this bind down."""
+        self.rate.on_throttle(now)
 
     # --- lifetime ------------------------------------------------------------------------------
 

@@ -91,9 +91,6 @@ class Inbox(BindListener):
         self.metrics.child("binds_up", bind.carrier, bind.name).set(0)
         self._notify(bind)
 
-    def capacity_freed(self, bind: CarrierBind) -> None:
-        self._notify(bind)
-
     def _notify(self, bind: CarrierBind) -> None:
         if self.changed:
             self.changed.unpark_all()

@@ -26,6 +26,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 import trio
 
@@ -243,11 +244,12 @@ class Outbox:
             queue.put_front(items)
             await trio.sleep(0.5)
             return
+        now = trio.current_time()
         for index, item in enumerate(items):
             assert item.bind is not None
             try:
-                item.bind.submit(self._pdus(item), self._part_done(item))
-                item.sent_at = trio.current_time()
+                item.bind.submit(self._pdus(item), partial(self._part_result, item), now)
+                item.sent_at = now
             except Exception:  # the bind dropped between pick and submit: nothing went out
                 queue.put_front(items[index:])
                 return
@@ -274,24 +276,23 @@ class Outbox:
             for short_message in item.short_messages
         ]
 
-    def _part_done(self, item: InFlight) -> Callable[[int, Outcome], None]:
-        def done(index: int, outcome: Outcome) -> None:
-            item.outcomes[index] = outcome
-            self._observe(item, outcome)
-            if all(o is not None for o in item.outcomes):
-                self._settle(item)
-
-        return done
-
-    def _observe(self, item: InFlight, outcome: Outcome) -> None:
-        """Tally in plain ints (``flush_metrics`` moves them to Prometheus): this runs for
-        every response, and a labelled Prometheus update costs several times the tally."""
-        if isinstance(outcome, BaseException):
-            return
-        self._responses[(item.carrier, outcome.command_status)] += 1
-        self.metrics.submit_latency.observe(item.carrier, trio.current_time() - outcome.sent_at)
-        if outcome.command_status in THROTTLE_STATUSES and item.bind is not None:
-            self._throttles[(item.carrier, item.bind.name)] += 1
+    def _part_result(self, item: InFlight, index: int, outcome: Outcome) -> None:
+        """One part's outcome (a callback in the bind's reader task: no awaiting here)."""
+        item.outcomes[index] = outcome
+        bind = item.bind
+        if not isinstance(outcome, BaseException):
+            conn = bind.conn if bind is not None else None
+            now = conn.received_at if conn is not None else trio.current_time()
+            status = outcome.command_status
+            self._responses[(item.carrier, status)] += 1
+            self.metrics.submit_latency.observe(item.carrier, now - outcome.sent_at)
+            if status in THROTTLE_STATUSES and bind is not None:
+                self._throttles[(item.carrier, bind.name)] += 1
+                bind.throttled(now)
+        if None not in item.outcomes:
+            self._settle(item)
+        else:
+            self.pools[item.carrier].notify()
 
     def flush_metrics(self) -> None:
         """Move the tallies into the Prometheus counters (the app calls this every second)."""
