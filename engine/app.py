@@ -101,6 +101,7 @@ class Engine:
             for lane, since in oldest.items():
                 m.child("oldest_age", lane).set(now - since)
             self.outbox.flush_metrics()
+            self.inbox.expire(now)
             await self.inbox.apply_late()
             await trio.sleep(1.0)
 

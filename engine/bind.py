@@ -43,6 +43,7 @@ __all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind"]
 
 log = logging.getLogger(__name__)
 
+INBOUND_IN_FLIGHT = 512
 THROTTLE_STATUSES = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
 _BIND_PDUS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
     "transmitter": BindTransmitter,
@@ -251,9 +252,21 @@ class CarrierBind:
         return conn.close_reason or "closed"
 
     async def _pump_inbound(self, conn: Connection) -> None:
+        """Handle inbound requests concurrently, at most ``INBOUND_IN_FLIGHT`` at a time: past
+        that the connection's channel fills, its reader stops, and TCP pushes back on the
+        carrier (a burst or a slow Redis never grows memory without bound)."""
+        slots = trio.Semaphore(INBOUND_IN_FLIGHT)
+
+        async def handle(request: InboundRequest) -> None:
+            try:
+                await self.listener.inbound(self, request)
+            finally:
+                slots.release()
+
         async with trio.open_nursery() as nursery:
             async for request in conn.requests:
-                nursery.start_soon(self.listener.inbound, self, request)
+                await slots.acquire()
+                nursery.start_soon(handle, request)
 
     def _note_up(self) -> None:
         now = trio.current_time()

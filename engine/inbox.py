@@ -163,6 +163,15 @@ class Inbox(BindListener):
             if receipt.state in _PERMANENT_STATES:
                 self._late.append((receipt, record))
 
+    def expire(self, now: float) -> None:
+        """Drop multi-part MO parts whose siblings never came, and receipts never matched."""
+        for lost in self._reassembler.expire(now):
+            carrier = str(lost.key[0]) if isinstance(lost.key, tuple) else "unknown"
+            log.info("multi-part message from %r dropped: %d of %d parts came",
+                     lost.key, lost.received, lost.total)  # fmt: skip
+            self.metrics.child("inbound", carrier, "incomplete").inc()
+        self._expire_held()
+
     async def apply_late(self) -> None:
         """Apply receipts matched after they arrived (run periodically by the app)."""
         late, self._late = self._late, []
