@@ -66,10 +66,11 @@ class InFlight:
     outcomes: list[Outcome | None] = field(default_factory=list)
     bind: CarrierBind | None = None
     sent_at: float = 0.0
+    parts: int = 0
+    """How many PDUs (set from ``short_messages``; read on every step of the hot path)."""
 
-    @property
-    def parts(self) -> int:
-        return len(self.short_messages)
+    def __post_init__(self) -> None:
+        self.parts = len(self.short_messages)
 
 
 class CarrierQueue:

@@ -304,9 +304,14 @@ class Outbox:
             self.metrics.child("throttles", carrier, bind).inc(n)
 
     def _settle(self, item: InFlight) -> None:
-        verdict = max(
-            (classify(o) for o in item.outcomes if o is not None), key=SEVERITY.__getitem__
-        )
+        if item.parts == 1:
+            outcome = item.outcomes[0]
+            assert outcome is not None
+            verdict = classify(outcome)
+        else:
+            verdict = max(
+                (classify(o) for o in item.outcomes if o is not None), key=SEVERITY.__getitem__
+            )
         if verdict == "ok":
             self._finish(item, "sent")
         elif verdict == "throttled":
@@ -343,7 +348,7 @@ class Outbox:
     def _finish(self, item: InFlight, result: str) -> None:
         self.writeback.finish(item, result)
         if result == "sent":
-            for outcome, part in zip(item.outcomes, range(1, item.parts + 1), strict=True):
+            for part, outcome in enumerate(item.outcomes, 1):
                 if isinstance(outcome, BaseException) or outcome is None:
                     continue
                 response = outcome.response
