@@ -8,6 +8,7 @@ takes no new work, waits (bounded) for the responses still in flight, unbinds, a
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import socket
@@ -174,6 +175,11 @@ async def _running(
 async def _serve(config: Config) -> None:
     metrics = Metrics()
     async with open_engine(config, metrics=metrics) as engine:
+        # Everything allocated so far lives as long as the process: move it out of the
+        # collector's reach, so a full collection scans only what traffic allocates (a
+        # full pass over the start-up heap stalled the event loop for 60-80 ms).
+        gc.collect()
+        gc.freeze()
         metrics.registry.register(engine.store.collector())
         server, _thread = start_http_server(
             config.metrics.port, addr=config.metrics.host, registry=metrics.registry

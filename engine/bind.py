@@ -160,6 +160,7 @@ class CarrierBind:
         conn = self.conn
         if conn is None or conn.closed:
             raise ConnectionLost(f"bind {self.name} is down")
+        self.rate.on_wire(trio.current_time() if now is None else now, len(pdus))
         for index, pdu in enumerate(pdus):
             conn.send_now(pdu, partial(on_done, index), now)
 

@@ -247,6 +247,10 @@ class Outbox:
         now = trio.current_time()
         for index, item in enumerate(items):
             assert item.bind is not None
+            # Never more than the contract in any second, counted on the wire.
+            while (wait := item.bind.rate.wire_delay(now, item.parts)) > 0.0:
+                await trio.sleep(wait)
+                now = trio.current_time()
             try:
                 item.bind.submit(self._pdus(item), partial(self._part_result, item), now)
                 item.sent_at = now

@@ -89,10 +89,23 @@ class AdaptiveRate:
         return min(self.bucket.available(now), self.window.available(now))
 
     def take(self, now: float, n: int = 1) -> bool:
-        """Take ``n`` tokens if the bind may send them now."""
+        """Admit ``n`` PDUs: take tokens from the bucket (the window is charged on the wire)."""
         if now < self.paused_until:
             return False
         self._recover(now)
-        if self.window.delay(now, n) > 0.0 or not self.bucket.take(now, n):
+        if self.window.delay(now, n) > 0.0:
             return False
-        return self.window.take(now, n)
+        return self.bucket.take(now, n)
+
+    def wire_delay(self, now: float, n: int = 1) -> float:
+        """Seconds until ``n`` PDUs may go on the wire without breaking the one-second window.
+
+        The window is charged when PDUs are written, not when they are admitted: admitted
+        messages wait for their attempt records in Redis, and a slow round trip would
+        otherwise release many admissions onto the wire at once.
+        """
+        return self.window.delay(now, n)
+
+    def on_wire(self, now: float, n: int = 1) -> None:
+        """``n`` PDUs are being written now."""
+        self.window.record(now, n)

@@ -93,10 +93,16 @@ class SlidingWindow:
         excess = len(times) + n - self.limit
         if excess <= 0:
             return 0.0
-        return max(0.0, times[excess - 1] + self.span - now)
+        wait = times[excess - 1] + self.span - now
+        return wait if wait > _EPSILON else 0.0
 
     def take(self, now: float, n: int = 1) -> bool:
         if self.delay(now, n) > 0.0:
             return False
         self._times.extend([now] * n)
         return True
+
+    def record(self, now: float, n: int = 1) -> None:
+        """Count ``n`` sends that happened at ``now``, whether or not the window had room
+        (what went out must be counted, or the window under-counts from then on)."""
+        self._times.extend([now] * n)

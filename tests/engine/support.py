@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import redis
 import trio
 
 from counters import Lane, OutboundMessage, Store
+from counters.records import encode
 from engine.app import Engine, open_engine
 from engine.config import Config, parse_config
 from engine.metrics import Metrics
@@ -77,6 +79,28 @@ class Rig:
 
     def received(self, first: int, count: int) -> list[int]:
         return [len(self.sim.ledger.received(31600000000 + i)) for i in range(first, first + count)]
+
+
+async def fill(store: Store, count: int) -> None:
+    """Queue ``count`` bulk messages with one pipeline from a worker thread. Call it before
+    the rig starts: filling while the engine sends would stall the event loop the engine and
+    the simulator share, and skew the simulator's view of the send rate."""
+    key = store.keys.lane(Lane.BULK)
+
+    def run() -> None:
+        client = redis.Redis.from_url(store.url)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for i in range(count):
+                    message = OutboundMessage(
+                        ref=f"m{i}", to=f"+{31600000000 + i}", text=f"msg {i}"
+                    )
+                    pipe.xadd(key, {"e": encode(message)})
+                pipe.execute()
+        finally:
+            client.close()
+
+    await trio.to_thread.run_sync(run)
 
 
 @asynccontextmanager

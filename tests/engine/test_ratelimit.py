@@ -87,13 +87,17 @@ def test_sliding_window_caps_any_one_second() -> None:
 
 
 def test_adaptive_rate_holds_the_carriers_one_second_count() -> None:
-    """rate 100 with burst 20: never more than 100 in any one-second window."""
+    """rate 100 with burst 20: never more than 100 in any one-second window on the wire
+    (admission takes tokens; the window is charged when the PDU is written)."""
     rate = AdaptiveRate(100, 20, 0.0)
     now, sends = 0.0, []
     for _ in range(100_000):
         if now >= 5.0:
             break
         if rate.take(now):
+            while (wait := rate.wire_delay(now)) > 0.0:
+                now += wait
+            rate.on_wire(now)
             sends.append(now)
         else:
             now += max(rate.delay(now), 1e-6)
