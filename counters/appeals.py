@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from .batcher import Batcher, Command, Kind, Single, check
+from .batcher import Batcher, Command, Kind, check
 from .errors import CountersError, StoreError
 from .keys import Keys
 from .reach import reach_commands, utc_day
@@ -84,10 +84,9 @@ class Appeals:
         self._batcher = batcher
         self._keys = keys
         self._sign = _SignKind(keys)
-        self._command: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
 
     async def _run(self, *command: str | bytes | int | float) -> Any:
-        return await self._batcher.call(self._command, command)
+        return await self._batcher.execute(command)
 
     async def create(self, meta: AppealMeta) -> None:
         """Store (or replace) an appeal's metadata and list it in the appeal index."""

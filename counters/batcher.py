@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .errors import StoreError, StoreUnavailable
 from .scripts import SCRIPTS, Eval
 
-__all__ = ["Batcher", "Command", "Kind", "Single", "check"]
+__all__ = ["RAW", "Batcher", "Command", "Kind", "Single", "check"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ class Single(Kind[A, R]):
             except (StoreError, StoreUnavailable) as exc:
                 out.append(exc)
         return out
+
+
+RAW: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
+"""A plain command (or script call) whose reply the caller reads itself."""
 
 
 def _queue(pipe: redis.client.Pipeline, command: Command) -> None:
@@ -200,6 +204,13 @@ class Batcher:
                     raise result
                 out.append(result)
         return out
+
+    async def execute(self, command: Command) -> Any:
+        """One plain command or script call, batched with everyone else's; its raw reply."""
+        return await self.call(RAW, command)
+
+    async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
+        return await self.call_many(RAW, commands)
 
     async def _put(self, req: _Request) -> None:
         try:

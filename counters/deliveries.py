@@ -17,11 +17,10 @@ Redis has it and a carrier's redelivery is recognised.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
-from .batcher import Batcher, Command, Single
+from .batcher import Batcher
 from .keys import Keys, Lane
 from .scripts import SCRIPTS, Eval
 from .streams import GROUP
@@ -73,27 +72,14 @@ _sent = msgspec.msgpack.Decoder(SentRecord)
 _inbound = msgspec.msgpack.Decoder(InboundRecord)
 
 
-def _identity(command: Command) -> Command:
-    return command
-
-
-def _raw(reply: Any) -> Any:
-    return reply
-
-
 class Deliveries:
     """Message fates in Redis; every call is batched with other tasks' calls."""
 
     def __init__(self, batcher: Batcher, keys: Keys) -> None:
         self._batcher = batcher
         self._keys = keys
-        self._command: Single[Command, Any] = Single(_identity, _raw)
-
-    async def _run(self, command: Command) -> Any:
-        return await self._batcher.call(self._command, command)
-
-    async def _run_many(self, commands: Sequence[Command]) -> list[Any]:
-        return await self._batcher.call_many(self._command, list(commands))
+        self._run = batcher.execute
+        self._run_many = batcher.execute_many
 
     # --- outbound ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .batcher import Batcher, Command, Kind, Single, check
+from .batcher import Batcher, Command, Kind, check
 from .errors import CountersError, StoreError
 from .keys import Keys, Lane
 from .records import OutboundMessage, QueuedMessage, decode_message, encode
@@ -73,10 +73,9 @@ class Queues:
         self._batcher = batcher
         self._keys = keys
         self._enqueue = _EnqueueKind(keys)
-        self._command: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
 
     async def _run(self, *command: str | bytes | int | float) -> Any:
-        return await self._batcher.call(self._command, command)
+        return await self._batcher.execute(command)
 
     async def ensure_groups(self) -> None:
         """Create both lanes and their consumer group (idempotent)."""
@@ -163,9 +162,7 @@ class Queues:
         k = self._keys
         keys = (k.queue_delayed, k.lane(Lane.TRANSACTIONAL), k.lane(Lane.BULK))
         now_ms = int((time.time() if now is None else now) * 1000)
-        return int(
-            await self._batcher.call(self._command, Eval(SCRIPTS["promote"], keys, (now_ms, limit)))
-        )
+        return int(await self._batcher.execute(Eval(SCRIPTS["promote"], keys, (now_ms, limit))))
 
     async def next_due(self) -> float | None:
         """When the earliest delayed message is due (Unix seconds), None if there is none."""

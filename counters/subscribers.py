@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from .batcher import Batcher, Command, Kind, Single, check
+from .batcher import Batcher, Command, Kind, check
 from .keys import Keys
 from .records import ConsentEvent, ConsentKind, ConsentResult, encode
 from .scripts import SCRIPTS, Eval
@@ -69,10 +69,9 @@ class Subscribers:
         self._create = _Resolve(keys, create=True)
         self._lookup = _Resolve(keys, create=False)
         self._consent = _Consent(keys)
-        self._command: Single[Command, Any] = Single(lambda command: command, lambda reply: reply)
 
     async def _run(self, *command: str | bytes | int) -> Any:
-        return await self._batcher.call(self._command, command)
+        return await self._batcher.execute(command)
 
     async def id(self, number: str, *, create: bool = True) -> int:
         """The number's dense id, created if needed (without subscribing anyone); 0 if unknown."""
@@ -198,7 +197,7 @@ class Subscribers:
         script = Eval(
             SCRIPTS["forget"], keys, (number, self.number_hash(number), source, message_id)
         )
-        subscriber = int(await self._batcher.call(self._command, script))
+        subscriber = int(await self._batcher.execute(script))
         stale = [event.entry_id for event in await self.history(number)]
         for start in range(0, len(stale), _SCAN):
             await self._run("XDEL", k.sub_consent, *stale[start : start + _SCAN])
