@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import msgspec
 
 from .batcher import Batcher
+from .group_stream import GroupStream
 from .keys import Keys, Lane
 from .scripts import SCRIPTS, Eval
 from .streams import GROUP
@@ -76,10 +77,11 @@ class Deliveries:
     """Message fates in Redis; every call is batched with other tasks' calls."""
 
     def __init__(self, batcher: Batcher, keys: Keys) -> None:
-        self._batcher = batcher
         self._keys = keys
         self._run = batcher.execute
         self._run_many = batcher.execute_many
+        self._lanes = {lane: GroupStream(batcher, keys.lane(lane), GROUP) for lane in Lane}
+        self.inbound = GroupStream(batcher, keys.inbound, INBOUND_GROUP)
 
     # --- outbound ----------------------------------------------------------------------------
 
@@ -107,11 +109,9 @@ class Deliveries:
         """The entries' fate is final: acknowledge, delete, drop their attempt records."""
         if not entry_ids:
             return
-        key = self._keys.lane(lane)
         await self._run_many(
             [
-                ("XACK", key, GROUP, *entry_ids),
-                ("XDEL", key, *entry_ids),
+                *self._lanes[lane].done_commands(entry_ids),
                 ("HDEL", self._keys.queue_attempts, *entry_ids),
             ]
         )
@@ -163,49 +163,22 @@ class Deliveries:
         return reply is not None
 
     async def ensure_inbound_group(self) -> None:
-        try:
-            await self._run(
-                ("XGROUP", "CREATE", self._keys.inbound, INBOUND_GROUP, "0", "MKSTREAM")
-            )
-        except Exception as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self.inbound.ensure_group()
 
     async def read_inbound(
-        self, consumer: str, *, count: int = 100
+        self, consumer: str, *, count: int = 100, pending: bool = False
     ) -> list[tuple[str, InboundRecord]]:
-        """New inbound messages for this router consumer (never blocks)."""
-        reply = await self._run(
-            (
-                "XREADGROUP", "GROUP", INBOUND_GROUP, consumer, "COUNT", count,
-                "STREAMS", self._keys.inbound, ">",
-            )
-        )  # fmt: skip
-        return [
-            (entry_id.decode(), _inbound.decode(fields[b"e"]))
-            for _, entries in reply or ()
-            for entry_id, fields in entries
-        ]
+        """New inbound messages for this router consumer (never blocks); with ``pending``,
+        those it read before a restart and never acknowledged."""
+        entries = await self.inbound.read(consumer, count=count, pending=pending)
+        return [(entry_id, _inbound.decode(raw)) for entry_id, raw in entries]
 
     async def reclaim_inbound(
         self, consumer: str, *, min_idle: float, count: int = 100
     ) -> list[tuple[str, InboundRecord]]:
         """Inbound messages a dead router left unacknowledged."""
-        reply = await self._run(
-            (
-                "XAUTOCLAIM", self._keys.inbound, INBOUND_GROUP, consumer,
-                int(min_idle * 1000), "0-0", "COUNT", count,
-            )
-        )  # fmt: skip
-        return [
-            (entry_id.decode(), _inbound.decode(fields[b"e"]))
-            for entry_id, fields in reply[1]
-            if fields
-        ]
+        entries = await self.inbound.claim(consumer, min_idle=min_idle, count=count)
+        return [(entry_id, _inbound.decode(raw)) for entry_id, raw in entries]
 
     async def ack_inbound(self, entry_ids: Sequence[str]) -> None:
-        if entry_ids:
-            key = self._keys.inbound
-            await self._run_many(
-                [("XACK", key, INBOUND_GROUP, *entry_ids), ("XDEL", key, *entry_ids)]
-            )
+        await self.inbound.done(entry_ids)

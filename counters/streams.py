@@ -19,6 +19,7 @@ import msgspec
 
 from .batcher import Batcher, Command, Kind, check
 from .errors import CountersError, StoreError
+from .group_stream import Entry, GroupStream
 from .keys import Keys, Lane
 from .records import OutboundMessage, QueuedMessage, decode_message, encode
 from .scripts import SCRIPTS, Eval
@@ -73,18 +74,15 @@ class Queues:
         self._batcher = batcher
         self._keys = keys
         self._enqueue = _EnqueueKind(keys)
+        self.lanes = {lane: GroupStream(batcher, keys.lane(lane), GROUP) for lane in Lane}
 
     async def _run(self, *command: str | bytes | int | float) -> Any:
         return await self._batcher.execute(command)
 
     async def ensure_groups(self) -> None:
         """Create both lanes and their consumer group (idempotent)."""
-        for lane in Lane:
-            try:
-                await self._run("XGROUP", "CREATE", self._keys.lane(lane), GROUP, "0", "MKSTREAM")
-            except StoreError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        for stream in self.lanes.values():
+            await stream.ensure_group()
 
     async def push(self, lane: Lane, message: OutboundMessage) -> str:
         """Append one message to a lane; returns its entry id."""
@@ -103,54 +101,23 @@ class Queues:
 
     async def read(self, lane: Lane, consumer: str, *, count: int = 100) -> list[QueuedMessage]:
         """New entries for this consumer (never blocks: an empty list when there is none)."""
-        key = self._keys.lane(lane)
-        reply = await self._run(
-            "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count, "STREAMS", key, ">"
-        )
-        return [_queued(entry) for _, entries in reply or () for entry in entries]
+        return _queued(await self.lanes[lane].read(consumer, count=count))
 
     async def read_pending(
         self, lane: Lane, consumer: str, *, count: int = 10_000
     ) -> list[QueuedMessage]:
         """Entries delivered to this consumer earlier and never acknowledged (after a restart)."""
-        key = self._keys.lane(lane)
-        reply = await self._run(
-            "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count, "STREAMS", key, "0"
-        )
-        return [_queued(entry) for _, entries in reply or () for entry in entries if entry[1]]
+        return _queued(await self.lanes[lane].read(consumer, count=count, pending=True))
 
     async def ack(self, lane: Lane, entry_ids: Sequence[str]) -> int:
         """Acknowledge and delete finished entries; returns how many were pending."""
-        if not entry_ids:
-            return 0
-        key = self._keys.lane(lane)
-        acked = int(await self._run("XACK", key, GROUP, *entry_ids))
-        await self._run("XDEL", key, *entry_ids)
-        return acked
+        return await self.lanes[lane].done(entry_ids)
 
     async def reclaim(
         self, lane: Lane, consumer: str, *, min_idle: float, count: int = 100
     ) -> list[QueuedMessage]:
         """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
-        key = self._keys.lane(lane)
-        claimed: list[QueuedMessage] = []
-        cursor = "0-0"
-        while len(claimed) < count:
-            reply = await self._run(
-                "XAUTOCLAIM",
-                key,
-                GROUP,
-                consumer,
-                int(min_idle * 1000),
-                cursor,
-                "COUNT",
-                count - len(claimed),
-            )
-            claimed.extend(_queued(entry) for entry in reply[1] if entry[1])
-            cursor = reply[0].decode()
-            if cursor == "0-0":
-                break
-        return claimed
+        return _queued(await self.lanes[lane].claim(consumer, min_idle=min_idle, count=count))
 
     async def schedule(self, lane: Lane, message: OutboundMessage, due: float) -> None:
         """Hold a message until ``due`` (Unix seconds); ``message.ref`` keeps members unique."""
@@ -187,6 +154,5 @@ class Queues:
         return int(await self._run("ZCARD", self._keys.queue_delayed))
 
 
-def _queued(entry: tuple[bytes, dict[bytes, bytes]]) -> QueuedMessage:
-    entry_id, fields = entry
-    return QueuedMessage(entry_id=entry_id.decode(), message=decode_message(fields[b"e"]))
+def _queued(entries: list[Entry]) -> list[QueuedMessage]:
+    return [QueuedMessage(entry_id=i, message=decode_message(raw)) for i, raw in entries]

@@ -72,7 +72,9 @@ class Engine:
             reclaim_idle=config.outbox.reclaim_idle,
         )
         self.outbox.on_sent = self.inbox.sent
-        self.router_loop = RouterLoop(store, router, consumer=consumer)
+        self.router_loop = RouterLoop(
+            store, router, consumer=consumer, reclaim_idle=config.outbox.reclaim_idle
+        )
         metrics.registry.register(BindCollector(lambda: self.binds))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

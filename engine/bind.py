@@ -6,9 +6,10 @@ start again. State changes are logged once: the first failure after being up is 
 retries that follow are debug lines, and the recovery says how many attempts and how long it
 took, so a carrier outage does not flood the log.
 
-Sending. A message is admitted whole: ``admit(n)`` checks that the bind is up, that ``n`` window
-slots are free and that the rate limiter has ``n`` tokens, and takes them; ``submit`` then puts
-every part on the wire in order on this bind. Responses come back through callbacks in the
+Sending. A message is admitted whole: ``room(now)`` says how many PDUs the bind could take (up,
+free window, tokens), ``take(n)`` reserves window slots and tokens for a whole message, and
+``submit`` then puts every part on the wire in order on this bind, charging the one-second
+window as they go. Responses come back through callbacks in the
 connection's reader task. ESME_RTHROTTLED and ESME_RMSGQFUL pause the bind and halve its rate
 (``engine.ratelimit.AdaptiveRate``), which then recovers step by step.
 """
@@ -108,9 +109,12 @@ class CarrierBind:
             return 0
         return conn.session.window - conn.session.in_flight - self.reserved
 
+    def _sendable(self) -> bool:
+        return self.can_send and not self._stopping and self.is_up()
+
     def room(self, now: float) -> int:
         """PDUs this bind could take now: free window and rate permitting (0 while down)."""
-        if not self.can_send or self._stopping or not self.is_up():
+        if not self._sendable():
             return 0
         return min(self.free_window(), self.rate.available(now))
 
@@ -134,15 +138,9 @@ class CarrierBind:
 
     def admit_delay(self, parts: int, now: float) -> float | None:
         """Seconds until ``parts`` PDUs could go (0: now); None while down or the window is full."""
-        if not self.can_send or self._stopping or not self.is_up() or self.free_window() < parts:
+        if not self._sendable() or self.free_window() < parts:
             return None
         return self.rate.delay(now, parts)
-
-    def admit(self, parts: int, now: float) -> bool:
-        """Take window room and tokens for a whole message, if both are available."""
-        if self.admit_delay(parts, now) != 0.0:
-            return False
-        return self.rate.take(now, parts)
 
     def submit(
         self,

@@ -269,22 +269,36 @@ def _sar_info(pdu: DeliverSM | DataSM) -> ConcatInfo | None:
 class RouterLoop:
     """Feeds recorded inbound messages to the router, acknowledging each once handled."""
 
-    def __init__(self, store: Store, router: Router, *, consumer: str) -> None:
+    def __init__(
+        self, store: Store, router: Router, *, consumer: str, reclaim_idle: float = 60.0
+    ) -> None:
         self.store = store
         self.router = router
         self.consumer = consumer
+        self.reclaim_idle = reclaim_idle
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await self.store.deliveries.ensure_inbound_group()
+        """Route new messages; first what this consumer read before a restart and never
+        acknowledged, and now and then what a dead router left pending."""
+        deliveries = self.store.deliveries
+        await deliveries.ensure_inbound_group()
         task_status.started()
+        pending_first = True
+        next_reclaim = trio.current_time() + self.reclaim_idle
         idle = 0.001
         while True:
             try:
-                batch = await self.store.deliveries.read_inbound(self.consumer)
-                await self._remember_routes([record for _, record in batch])
-                for entry_id, record in batch:
-                    await self.router.route(entry_id, record)
-                await self.store.deliveries.ack_inbound([entry_id for entry_id, _ in batch])
+                if pending_first:
+                    batch = await deliveries.read_inbound(self.consumer, pending=True)
+                    pending_first = bool(batch)
+                elif trio.current_time() >= next_reclaim:
+                    next_reclaim = trio.current_time() + self.reclaim_idle
+                    batch = await deliveries.reclaim_inbound(
+                        self.consumer, min_idle=self.reclaim_idle
+                    )
+                else:
+                    batch = await deliveries.read_inbound(self.consumer)
+                await self._route(batch)
             except StoreUnavailable:
                 await trio.sleep(0.5)
                 continue
@@ -293,6 +307,12 @@ class RouterLoop:
             else:
                 await trio.sleep(idle)
                 idle = min(idle * 2, 0.05)
+
+    async def _route(self, batch: list[tuple[str, InboundRecord]]) -> None:
+        await self._remember_routes([record for _, record in batch])
+        for entry_id, record in batch:
+            await self.router.route(entry_id, record)
+        await self.store.deliveries.ack_inbound([entry_id for entry_id, _ in batch])
 
     async def _remember_routes(self, records: list[InboundRecord]) -> None:
         """Known subscribers: note the carrier/bind they wrote in on, so replies go back the

@@ -33,62 +33,47 @@ class Metrics:
         r = self.registry
         self.build = Info("build", "ja-engine version", namespace="ja", registry=r)
         self.build.info({"version": "0.1.0"})
-        self.binds_up = Gauge(
-            "up", "Binds bound and ready", ["carrier", "bind"],
-            namespace="ja", subsystem="bind", registry=r,
-        )  # fmt: skip
-        self.reconnects = Counter(
-            "reconnects", "Bind reconnections after a failure", ["carrier", "bind"],
-            namespace="ja", subsystem="bind", registry=r,
-        )  # fmt: skip
-        self.window_in_use = Gauge(
-            "window_in_use", "Requests awaiting a response", ["carrier", "bind"],
-            namespace="ja", subsystem="smpp", registry=r,
-        )  # fmt: skip
-        self.rate_current = Gauge(
-            "rate_limit_per_second", "Current adaptive send rate", ["carrier", "bind"],
-            namespace="ja", subsystem="bind", registry=r,
-        )  # fmt: skip
-        self.throttles = Counter(
-            "throttles", "ESME_RTHROTTLED / ESME_RMSGQFUL responses", ["carrier", "bind"],
-            namespace="ja", subsystem="bind", registry=r,
-        )  # fmt: skip
-        self.responses = Counter(
-            "responses", "Responses to our submits by command_status", ["carrier", "status"],
-            namespace="ja", subsystem="smpp", registry=r,
-        )  # fmt: skip
+
+        def counter(subsystem: str, name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, namespace="ja", subsystem=subsystem, registry=r)
+
+        def gauge(subsystem: str, name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(name, doc, labels, namespace="ja", subsystem=subsystem, registry=r)
+
+        bind = ("carrier", "bind")
+        self.binds_up = gauge("bind", "up", "Binds bound and ready", *bind)
+        self.reconnects = counter("bind", "reconnects", "Reconnections after a failure", *bind)
+        self.rate_current = gauge("bind", "rate_limit_per_second", "Current send rate", *bind)
+        self.throttles = counter(
+            "bind", "throttles", "ESME_RTHROTTLED / ESME_RMSGQFUL responses", *bind
+        )
+        self.window_in_use = gauge("smpp", "window_in_use", "Requests awaiting a response", *bind)
+        self.responses = counter(
+            "smpp", "responses", "Responses to our submits by command_status", "carrier", "status"
+        )
         self.submit_latency = LatencyHistograms(
             "ja_smpp_response_duration_seconds", "submit_sm round trip", "carrier"
         )
         r.register(self.submit_latency)
-        self.outbox_messages = Counter(
-            "messages", "Outbound messages by lane and final result", ["lane", "result"],
-            namespace="ja", subsystem="outbox", registry=r,
-        )  # fmt: skip
-        self.possible_duplicates = Counter(
-            "possible_duplicates", "Resends of submits whose outcome was unknown", ["lane"],
-            namespace="ja", subsystem="outbox", registry=r,
-        )  # fmt: skip
-        self.queue_depth = Gauge(
-            "queue_depth", "Messages read from Redis and waiting for a bind", ["carrier", "lane"],
-            namespace="ja", subsystem="outbox", registry=r,
-        )  # fmt: skip
-        self.oldest_age = Gauge(
-            "oldest_age_seconds", "Age of the oldest message waiting in memory", ["lane"],
-            namespace="ja", subsystem="outbox", registry=r,
-        )  # fmt: skip
-        self.receipts = Counter(
-            "receipts", "Delivery receipts by final state", ["carrier", "state"],
-            namespace="ja", subsystem="inbox", registry=r,
-        )  # fmt: skip
-        self.inbound = Counter(
-            "messages", "Inbound messages by kind", ["carrier", "kind"],
-            namespace="ja", subsystem="inbox", registry=r,
-        )  # fmt: skip
-        self.store_errors = Counter(
-            "store_unavailable", "Operations refused because Redis was unavailable", ["where"],
-            namespace="ja", subsystem="engine", registry=r,
-        )  # fmt: skip
+        self.outbox_messages = counter(
+            "outbox", "messages", "Outbound messages by lane and final result", "lane", "result"
+        )
+        self.possible_duplicates = counter(
+            "outbox", "possible_duplicates", "Resends of submits whose outcome was unknown", "lane"
+        )
+        self.queue_depth = gauge(
+            "outbox", "queue_depth", "Messages read and waiting for a bind", "carrier", "lane"
+        )
+        self.oldest_age = gauge(
+            "outbox", "oldest_age_seconds", "Age of the oldest message waiting in memory", "lane"
+        )
+        self.receipts = counter(
+            "inbox", "receipts", "Delivery receipts by final state", "carrier", "state"
+        )
+        self.inbound = counter("inbox", "messages", "Inbound messages by kind", "carrier", "kind")
+        self.store_errors = counter(
+            "engine", "store_unavailable", "Operations refused: Redis was unavailable", "where"
+        )
 
     @lru_cache(maxsize=4096)  # noqa: B019 - bounded label sets; Metrics lives as long as the app
     def child(self, metric_name: str, *labels: str) -> Any:

@@ -38,9 +38,6 @@ class CarrierPool:
     def senders(self) -> list[CarrierBind]:
         return [bind for bind in self.binds if bind.can_send]
 
-    def any_up(self) -> bool:
-        return any(bind.is_up() for bind in self.senders())
-
     def admit(self, parts: list[int], now: float) -> tuple[list[CarrierBind], float]:
         """Binds for a run of messages (``parts`` PDUs each), in order, taking window room
         and tokens for each; the run stops at the first message no bind can take.
@@ -79,19 +76,6 @@ class CarrierPool:
             if delay is not None:
                 wait = min(wait, delay)
         return wait
-
-    def pick(self, parts: int, now: float) -> tuple[CarrierBind | None, float]:
-        """One message: a bind that took room and tokens for it, else (None, seconds to wait)."""
-        chosen, wait = self.admit([parts], now)
-        return (chosen[0], 0.0) if chosen else (None, wait)
-
-    async def acquire(self, parts: int) -> CarrierBind:
-        """Wait until some bind admits a whole message of ``parts`` PDUs."""
-        while True:
-            bind, wait = self.pick(parts, trio.current_time())
-            if bind is not None:
-                return bind
-            await self.wait_capacity(wait)
 
     async def wait_capacity(self, at_most: float) -> None:
         """Park until ``notify`` or ``at_most`` seconds pass."""

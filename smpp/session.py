@@ -14,7 +14,6 @@ never match sequence numbers themselves (style guide item 7).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 from smpp.codec import FrameReader, decode_pdu, encode_pdu
 from smpp.constants import (
@@ -97,11 +96,6 @@ class Session:
     def can_send(self) -> bool:
         """True when the window has a free slot."""
         return len(self._pending) < self.window
-
-    def outstanding(self) -> Iterator[tuple[int, Pdu, float]]:
-        """Our unanswered requests as (sequence_number, pdu, sent_at), oldest first."""
-        for seq, (pdu, sent_at) in self._pending.items():
-            yield seq, pdu, sent_at
 
     # --- sending -------------------------------------------------------------------------
 

@@ -63,3 +63,18 @@ async def test_undeliverable_numbers_are_kept(store: Store) -> None:
     await store.deliveries.mark_undeliverable("+31600000009", "UNDELIV err:001")
     assert await store.deliveries.undeliverable("+31600000009") == "UNDELIV err:001"
     assert await store.deliveries.undeliverable("+31600000008") is None
+
+
+async def test_unacknowledged_inbound_is_read_again_after_a_restart(store: Store) -> None:
+    await store.deliveries.ensure_inbound_group()
+    record = InboundRecord(
+        source="+31600000002", destination="4777", text="JA", carrier="kpn", bind="kpn-1",
+        received_at=1.0,
+    )  # fmt: skip
+    assert await store.deliveries.record_inbound(record, "k3", ttl=60)
+    assert len(await store.deliveries.read_inbound("router-1")) == 1
+    # "router-1" crashed before acknowledging: restarted under the same name, it gets it back.
+    again = await store.deliveries.read_inbound("router-1", pending=True)
+    assert [r for _, r in again] == [record]
+    claimed = await store.deliveries.reclaim_inbound("router-2", min_idle=0.0)
+    assert [r for _, r in claimed] == [record]

@@ -1,0 +1,90 @@
+"""A Redis stream read through a consumer group: the one mechanism behind the outbound lanes
+and the inbound log.
+
+Entries carry one field, ``e``, holding an encoded record. Reading never blocks; an entry is
+acknowledged *and deleted* once its work is done, so a stream holds only work in progress;
+what a dead consumer left pending is claimed by another after ``min_idle``; a restarted
+consumer re-reads its own pending entries (``pending=True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .batcher import Batcher
+from .errors import StoreError
+
+__all__ = ["Entry", "GroupStream"]
+
+Entry = tuple[str, bytes]
+"""(entry id, encoded record)"""
+
+
+def _entries(raw: Any) -> list[Entry]:
+    # Deleted entries still pending come back with no fields: nothing to do for them.
+    return [(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw if fields]
+
+
+class GroupStream:
+    """One stream key and the consumer group that works through it."""
+
+    def __init__(self, batcher: Batcher, key: str, group: str) -> None:
+        self._batcher = batcher
+        self.key = key
+        self.group = group
+
+    async def ensure_group(self) -> None:
+        """Create the stream and its group (idempotent)."""
+        command = ("XGROUP", "CREATE", self.key, self.group, "0", "MKSTREAM")
+        try:
+            await self._batcher.execute(command)
+        except StoreError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, *, count: int, pending: bool = False) -> list[Entry]:
+        """New entries for ``consumer``; with ``pending``, those it read and never acked."""
+        start = "0" if pending else ">"
+        reply = await self._batcher.execute(
+            (
+                "XREADGROUP",
+                "GROUP",
+                self.group,
+                consumer,
+                "COUNT",
+                count,
+                "STREAMS",
+                self.key,
+                start,
+            )
+        )
+        return [entry for _, raw in reply or () for entry in _entries(raw)]
+
+    async def claim(self, consumer: str, *, min_idle: float, count: int) -> list[Entry]:
+        """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
+        claimed: list[Entry] = []
+        cursor = "0-0"
+        while len(claimed) < count:
+            reply = await self._batcher.execute(
+                (
+                    "XAUTOCLAIM", self.key, self.group, consumer, int(min_idle * 1000), cursor,
+                    "COUNT", count - len(claimed),
+                )
+            )  # fmt: skip
+            claimed.extend(_entries(reply[1]))
+            cursor = reply[0].decode()
+            if cursor == "0-0":
+                break
+        return claimed
+
+    def done_commands(self, entry_ids: Sequence[str]) -> list[tuple[str, ...]]:
+        """The commands that acknowledge and delete ``entry_ids`` (to pipeline with others)."""
+        return [("XACK", self.key, self.group, *entry_ids), ("XDEL", self.key, *entry_ids)]
+
+    async def done(self, entry_ids: Sequence[str]) -> int:
+        """Acknowledge and delete finished entries; returns how many were pending."""
+        if not entry_ids:
+            return 0
+        acked, _ = await self._batcher.execute_many(self.done_commands(entry_ids))
+        return int(acked)
