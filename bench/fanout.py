@@ -1,29 +1,34 @@
 """Fan-out throughput: the engine against peer clients, messages from queue to submit_sm_resp.
 
 ``python -m bench.fanout [--quick] [--json] [--rounds N] [--messages N] [--url URL]
-[--binds N] [--profile FILE]``
+[--binds N] [--processes N] [--profile FILE]``
 
 Cases:
 
-* ``fanout`` (msg/s, median of rounds): the engine, in this process, with the rate limit lifted
-  (1,000,000/s and a burst of 1000 per bind), ``--binds`` binds (default 4) with a window of
-  512 each, Redis on loopback. Before each round the bulk lane is filled with ``--messages``
-  messages (one redis-py pipeline, outside the clock); the clock starts when
-  ``open_engine`` has started the engine (the binds are still connecting, so their bind time
-  counts against us) and stops when ``ja_outbox_messages_total{lane="bulk",result="sent"}``
-  reaches the count: every message read from the durable queue, its attempt recorded,
-  submitted, acknowledged by submit_sm_resp, its message id stored and its entry
-  acknowledged and deleted. The peers (``bench._peers``: smpplib, aiosmpplib, smpp34 where
-  they install) each send the same messages, one process each, to a simulator of their own
-  and wait for every submit_sm_resp; their clock runs from bound to the last response.
-  smpplib, a blocking client, sends an eighth of the messages (its rate is what is compared;
-  the full count would add minutes to a run on a busy machine).
-* ``client_cpu_per_message`` (us/msg, lower is better): CPU time of the sending process, every
-  thread, while its clock ran, per message: for us the Trio thread plus the Redis worker
-  threads (not redis-server), for the peers their whole process (smpp34's tokio threads
-  included). On a shared, noisy machine this moves far less than the rates do.
-* ``submit_p99_half_load`` (ms, lower is better): the engine again, its binds' rate set to
-  half the median ``fanout`` figure (split across the binds, burst 1% of a second), sending
+* ``fanout`` (msg/s, median of rounds): the engine as an operator runs it (``python -m engine
+  run FILE``, ``bench._engine_procs``), with the rate limit lifted (1,000,000/s and a burst of
+  1000 per bind), ``--binds`` binds (default 4) with a window of 512 each, Redis on loopback.
+  Two contenders: ``ja-engine``, one process holding every bind, and ``ja-engine xN``,
+  ``--processes`` processes (default 2) sharing the binds between them and the queue through
+  the lanes' consumer group (the design's scale-out). Before each round ``--messages``
+  messages are queued (one redis-py pipeline, outside the clock) in a staging stream; once
+  every bind is up they are moved into the bulk lane with one ``RENAME`` and the clock starts;
+  it stops when the lane is empty: every message read from the durable queue, its attempt
+  recorded, submitted, acknowledged by submit_sm_resp, its message id stored and its entry
+  acknowledged and deleted (the engines' ``sent`` counters must add up to the count). The
+  peers (``bench._peers``: smpplib, aiosmpplib, smpp34 where they install) each send the same
+  messages, one process each, to a simulator of their own and wait for every submit_sm_resp;
+  their clock also runs from bound to the last response. smpplib, a blocking client, sends an
+  eighth of the messages (its rate is what is compared; the full count would add minutes to a
+  run on a busy machine).
+* ``client_cpu_per_message`` (us/msg, lower is better): CPU time of the sending processes,
+  every thread, while the clock ran, per message: for us every engine process (the Trio
+  thread plus the Redis worker threads; not redis-server), for the peers their whole process
+  (smpp34's tokio threads included). On a shared, noisy machine this moves far less than the
+  rates do.
+* ``submit_p99_half_load`` (ms, lower is better): the engine again, in this process (one
+  engine holding every bind), its binds' rate set to half the best median ``fanout`` figure
+  (split across the binds, burst 1% of a second), sending
   half the messages; the p99 of ``ja_smpp_response_duration_seconds{carrier="sim"}``,
   **interpolated linearly inside the histogram bucket** that holds it (as Prometheus'
   ``histogram_quantile`` does). The human-readable report adds the bucket's upper bound and
@@ -31,8 +36,8 @@ Cases:
 
 Every run gets a fresh simulator process (``python -m smpp.simulator``: one account, no
 throughput limit, window 5000, receipts and replies off, ledger off), so no run inherits
-another's state. Contenders alternate within each round (ja-engine, smpplib, aiosmpplib,
-smpp34). Redis: ``--url``, else ``REDIS_URL``, else redis://127.0.0.1:6379/0; each round
+another's state. Contenders alternate within each round (ja-engine, ja-engine xN, smpplib,
+aiosmpplib, smpp34). Redis: ``--url``, else ``REDIS_URL``, else redis://127.0.0.1:6379/0; each round
 uses a namespace of its own, deleted afterwards. Speed is reported, never asserted.
 
 The engine sends registered_delivery=1 (it always asks for receipts; the simulator sends
@@ -66,6 +71,7 @@ from typing import Any
 import redis
 import trio
 
+from bench._engine_procs import run_processes, stage
 from bench._peers import DEST_FIRST, SHORT_CODE, TEXT, missing
 from bench._report import OURS, Stats, format_table, ratios, summarise
 from counters import Keys, Lane, OutboundMessage
@@ -89,6 +95,8 @@ class Sizes:
     rounds: int
     messages: int
     binds: int = 4
+    processes: int = 2
+    """Engine processes of the scaled-out contender (1: measure one process only)."""
     window: int = 512
     burst: int = 1000
 
@@ -102,6 +110,12 @@ class Sizes:
 
 FULL = Sizes(rounds=3, messages=200_000)
 QUICK = Sizes(rounds=1, messages=2_000)
+
+
+def scaled(sizes: Sizes) -> str:
+    """The name of the scaled-out contender."""
+    return f"{OURS} x{sizes.processes}"
+
 
 SIMULATOR_TOML = """\
 [[accounts]]
@@ -129,6 +143,10 @@ short_code = "{short_code}"
 [redis]
 url = "{url}"
 namespace = "{namespace}"
+[outbox]
+consumer = "{consumer}"
+[metrics]
+port = 0
 [carriers.sim]
 """
 
@@ -212,9 +230,9 @@ def _listening(stdout: Any, timeout: float) -> tuple[str, int] | None:
 # --- Redis ------------------------------------------------------------------------------------
 
 
-def fill_bulk(client: redis.Redis, keys: Keys, count: int) -> None:
-    """``count`` messages in the bulk lane, as the campaigns layer would queue them."""
-    lane = keys.lane(Lane.BULK)
+def fill_bulk(client: redis.Redis, keys: Keys, count: int, stream: str | None = None) -> None:
+    """``count`` messages in the bulk lane (or ``stream``), as the campaigns layer queues them."""
+    lane = stream or keys.lane(Lane.BULK)
     with client.pipeline(transaction=False) as pipe:
         for i in range(count):
             message = OutboundMessage(ref=f"f{i}", to=f"+{DEST_FIRST + i}", text=TEXT)
@@ -269,15 +287,32 @@ class OursRun:
     metrics: Metrics = field(repr=False)
 
 
-def engine_config(
-    sim: SimulatorProcess, url: str, namespace: str, sizes: Sizes, rate: float, burst: int
-) -> Config:
-    text = ENGINE_TOML.format(short_code=SHORT_CODE, url=url, namespace=namespace)
-    for n in range(1, sizes.binds + 1):
+def engine_toml(
+    sim: SimulatorProcess,
+    url: str,
+    namespace: str,
+    sizes: Sizes,
+    rate: float,
+    burst: int,
+    *,
+    binds: Sequence[int] = (),
+    consumer: str = "bench",
+) -> str:
+    """An engine's configuration with the binds numbered ``binds`` (default: all of them)."""
+    text = ENGINE_TOML.format(
+        short_code=SHORT_CODE, url=url, namespace=namespace, consumer=consumer
+    )
+    for n in binds or range(1, sizes.binds + 1):
         text += BIND_TOML.format(
             n=n, host=sim.host, port=sim.port, window=sizes.window, rate=rate, burst=burst
         )
-    return parse_config(text)
+    return text
+
+
+def engine_config(
+    sim: SimulatorProcess, url: str, namespace: str, sizes: Sizes, rate: float, burst: int
+) -> Config:
+    return parse_config(engine_toml(sim, url, namespace, sizes, rate, burst))
 
 
 def _sent(metrics: Metrics) -> float:
@@ -343,6 +378,44 @@ def run_ours(
     finally:
         wipe(client, keys)
     return OursRun(count / elapsed, elapsed, cpu / count, loop / count, sim_cpu / count, metrics)
+
+
+@dataclass
+class EnginesRun:
+    rate: float
+    cpu: float
+    """Seconds of CPU per message, every engine process together."""
+    simulator_cpu: float
+
+
+def run_engines(
+    sim_config: Path, client: redis.Redis, url: str, sizes: Sizes, processes: int
+) -> EnginesRun:
+    """The engine as deployed: ``processes`` runs of ``python -m engine run`` sharing the
+    binds between them, timed from all bound to the lane empty (``bench._engine_procs``)."""
+    keys = Keys(f"bench{uuid.uuid4().hex[:12]}")
+    count = sizes.messages
+    try:
+        fill_bulk(client, keys, count, stream=stage(client, keys))
+        with simulator(sim_config) as sim:
+            share = [list(range(1 + p, sizes.binds + 1, processes)) for p in range(processes)]
+            configs = [
+                (
+                    engine_toml(
+                        sim, url, keys.namespace, sizes, 1_000_000.0, sizes.burst,
+                        binds=numbers, consumer=f"bench-{p}",
+                    ),
+                    len(numbers),
+                )
+                for p, numbers in enumerate(share)
+                if numbers
+            ]  # fmt: skip
+            sim0 = sim.cpu_seconds()
+            run = run_processes(client, keys, configs, count, limit=60.0 + count / 1000.0)
+            sim_cpu = sim.cpu_seconds() - sim0
+    finally:
+        wipe(client, keys)
+    return EnginesRun(run.rate, run.cpu, sim_cpu / count)
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -473,7 +546,10 @@ class Outcome:
 
 def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) -> Outcome:
     skipped = {peer: why for peer in PEER_ORDER if (why := missing(peer)) is not None}
-    samples: dict[str, list[float]] = {OURS: []}
+    engines = {OURS: 1}
+    if sizes.processes > 1:
+        engines[scaled(sizes)] = sizes.processes
+    samples: dict[str, list[float]] = {name: [] for name in engines}
     samples.update((p, []) for p in PEER_ORDER if p not in skipped)
     cpu: dict[str, list[float]] = {name: [] for name in samples}
     failures: dict[str, list[str]] = {}
@@ -485,14 +561,15 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
         sim_config.write_text(SIMULATOR_TOML.format(first=DEST_FIRST))
         try:
             for r in range(1, sizes.rounds + 1):
-                ours = run_ours(sim_config, client, url, sizes, count=sizes.messages)
-                samples[OURS].append(ours.rate)
-                cpu[OURS].append(ours.cpu * 1e6)
-                line = [
-                    f"{OURS} {ours.rate:,.0f} msg/s (CPU {ours.cpu * 1e6:.1f} us/msg, of which "
-                    f"the Trio thread {ours.loop_cpu * 1e6:.1f}; simulator "
-                    f"{ours.simulator_cpu * 1e6:.1f} us/msg)"
-                ]
+                line = []
+                for name, processes in engines.items():
+                    ours = run_engines(sim_config, client, url, sizes, processes)
+                    samples[name].append(ours.rate)
+                    cpu[name].append(ours.cpu * 1e6)
+                    line.append(
+                        f"{name} {ours.rate:,.0f} msg/s (CPU {ours.cpu * 1e6:.1f} us/msg, "
+                        f"simulator {ours.simulator_cpu * 1e6:.1f} us/msg)"
+                    )
                 for peer in [p for p in PEER_ORDER if p in samples]:
                     got = run_peer(sim_config, peer, sizes)
                     if got.rate is None:
@@ -514,7 +591,7 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
                 else:
                     skipped[peer] = "; ".join(sorted(set(errors)))
                     del samples[peer], cpu[peer]
-            target = statistics.median(samples[OURS]) / 2
+            target = max(statistics.median(samples[name]) for name in engines) / 2
             for r in range(1, sizes.rounds + 1):
                 run = run_latency(sim_config, client, url, sizes, target)
                 latency.append(run)
@@ -523,7 +600,7 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
                     f"{target:,.0f}: p99 {run.p99_ms:.2f} ms interpolated (bucket le "
                     f"{run.bucket_le_ms:g} ms), exact {run.exact_p99_ms:.2f} ms"
                 )
-            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds"
+            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds, one process"
             if profile_to is not None:
                 profile = cProfile.Profile()
                 run_ours(sim_config, client, url, sizes, count=sizes.messages, profile=profile)
@@ -533,6 +610,12 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
         finally:
             client.close()
     return Outcome(samples, cpu, latency, half_load, skipped, notes)
+
+
+def _peer_ratios(results: dict[str, Stats], ours: str, better: Any = "higher") -> dict[str, float]:
+    """``ours`` against the peers only (not against the other engine contender)."""
+    mine = {name: s for name, s in results.items() if name == ours or name in PEER_ORDER}
+    return ratios(mine, ours=ours, better=better)
 
 
 def report(outcome: Outcome) -> dict[str, Any]:
@@ -546,8 +629,14 @@ def report(outcome: Outcome) -> dict[str, Any]:
         "benchmark": FANOUT,
         "unit": "msg/s",
         "results": {FANOUT: fanout, CPU: cpu, LATENCY: p99},
-        "ratios": {FANOUT: ratios(fanout), CPU: ratios(per_message, better="lower")},
+        "ratios": {
+            FANOUT: _peer_ratios(fanout, OURS),
+            CPU: _peer_ratios(per_message, OURS, better="lower"),
+        },
     }
+    for name in fanout:
+        if name != OURS and name not in PEER_ORDER:
+            obj["ratios"][f"{FANOUT} {name}"] = _peer_ratios(fanout, name)
     if outcome.skipped:
         obj["skipped"] = outcome.skipped
     return obj
@@ -562,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 3, quick 1)")
     parser.add_argument("--messages", type=int, help="messages per run (default 200000)")
     parser.add_argument("--binds", type=int, help="binds for every contender (default 4)")
+    parser.add_argument(
+        "--processes", type=int, help="engine processes of the scaled-out contender (default 2)"
+    )
     parser.add_argument("--url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", type=Path, help="add a cProfiled engine round; stats here")
     args = parser.parse_args(argv)
@@ -572,18 +664,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = replace(sizes, messages=args.messages)
     if args.binds:
         sizes = replace(sizes, binds=args.binds)
+    if args.processes:
+        sizes = replace(sizes, processes=min(args.processes, sizes.binds))
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     say(
         f"fanout: {sizes.rounds} rounds, {sizes.messages:,} messages "
-        f"(smpplib {sizes.for_peer('smpplib'):,}), {sizes.binds} binds x window {sizes.window}"
+        f"(smpplib {sizes.for_peer('smpplib'):,}), {sizes.binds} binds x window {sizes.window}, "
+        f"engine in 1 and {sizes.processes} processes"
     )
     outcome = measure(sizes, args.url, say, args.profile)
     obj = report(outcome)
     results: dict[str, dict[str, Stats]] = {FANOUT: obj["results"][FANOUT]}
     print(format_table(results, obj["ratios"], "msg/s"))
+    for key, vs_peers in obj["ratios"].items():
+        if key.startswith(f"{FANOUT} "):
+            line = ", ".join(f"{k} {v:.2f}x" for k, v in vs_peers.items())
+            print(f"  {key.removeprefix(FANOUT + ' ')} {line}")
     figures = ", ".join(
         f"{name} {s['median']:.1f}"
         for name, s in obj["results"][CPU].items()

@@ -1,0 +1,173 @@
+"""The engine as an operator runs it (``python -m engine run FILE``), in one or more processes.
+
+Scale-out is by processes on one Redis: each ``ja-engine run`` has binds of its own and a
+consumer name of its own, and the lanes' consumer group spreads the queue between them. This
+module starts such processes for ``bench.fanout`` and measures them from outside:
+
+* the messages wait in a staging stream (with the consumer group already on it) while the
+  engines start and bind; when every bind of every process reports up on its ``/metrics``,
+  one ``RENAME`` puts the whole batch in the bulk lane and the clock starts, so every process
+  sees the same work at the same moment (as the peers, timed from bound);
+* the clock stops when the lane is empty: an entry is deleted only after its submit_sm_resp
+  came and its carrier message id was stored, so an empty lane means every message is done;
+* each process's ``ja_outbox_messages_total{lane="bulk",result="sent"}`` must add up to the
+  count, or the run is an error; CPU comes from ``/proc`` for each process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import redis
+
+from counters import Keys, Lane
+
+__all__ = ["EngineProcess", "ProcsRun", "engine_processes", "run_processes"]
+
+_GROUP = "senders"
+_SENT = re.compile(r'^ja_outbox_messages_total\{[^}]*lane="bulk"[^}]*result="sent"[^}]*\} (\S+)$')
+_UP = re.compile(r"^ja_bind_up\{[^}]*\} (\S+)$")
+
+
+@dataclass
+class EngineProcess:
+    process: subprocess.Popen[str]
+    metrics_url: str
+    binds: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process so far (Linux /proc; 0 elsewhere)."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:  # pragma: no cover - not Linux
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def scrape(self) -> list[str]:
+        with urllib.request.urlopen(self.metrics_url, timeout=5.0) as response:
+            text: str = response.read().decode()
+        return text.splitlines()
+
+    def binds_up(self) -> int:
+        return sum(1 for line in self.scrape() if (m := _UP.match(line)) and float(m[1]) == 1.0)
+
+    def sent(self) -> float:
+        return sum(float(m[1]) for line in self.scrape() if (m := _SENT.match(line)))
+
+
+def _metrics_line(stdout: IO[str], deadline: float) -> str | None:
+    """The URL from the ``metrics on URL`` line ``ja-engine run`` prints once it serves."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            line = stdout.readline()
+            if not line:
+                return None  # the process ended
+            if line.startswith("metrics on "):
+                return line.removeprefix("metrics on ").strip()
+    return None
+
+
+@contextmanager
+def engine_processes(
+    configs: Sequence[tuple[str, int]], timeout: float = 30.0
+) -> Iterator[list[EngineProcess]]:
+    """``python -m engine run`` once per (config text, binds in it); stopped with SIGTERM
+    (then killed) on the way out."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        running: list[EngineProcess] = []
+        try:
+            for n, (text, binds) in enumerate(configs):
+                path = Path(tmp) / f"engine{n}.toml"
+                path.write_text(text)
+                log = stack.enter_context(open(Path(tmp) / f"engine{n}.log", "w+"))
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "engine", "run", str(path)],
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+                assert process.stdout is not None
+                url = _metrics_line(process.stdout, time.monotonic() + timeout)
+                if url is None:
+                    process.kill()
+                    process.wait()
+                    log.seek(0)
+                    raise RuntimeError(f"engine {n} did not start:\n{log.read()[-2000:]}")
+                running.append(EngineProcess(process, url, binds))
+            yield running
+        finally:
+            for engine in running:
+                if engine.process.poll() is None:
+                    engine.process.send_signal(signal.SIGTERM)
+            for engine in running:
+                try:
+                    engine.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    engine.process.kill()
+                    engine.process.wait()
+                if engine.process.stdout is not None:
+                    engine.process.stdout.close()
+
+
+@dataclass
+class ProcsRun:
+    rate: float
+    elapsed: float
+    cpu: float
+    """Seconds of CPU per message, all engine processes together."""
+
+
+def stage(client: redis.Redis, keys: Keys) -> str:
+    """The staging stream's key (in the lane's hash slot) with the consumer group on it."""
+    return keys.lane(Lane.BULK) + ":staging"
+
+
+def run_processes(
+    client: redis.Redis,
+    keys: Keys,
+    configs: Sequence[tuple[str, int]],
+    count: int,
+    *,
+    limit: float,
+) -> ProcsRun:
+    """Release ``count`` staged messages to engines started from ``configs``; time them."""
+    staging = stage(client, keys)
+    client.xgroup_create(staging, _GROUP, id="0", mkstream=True)
+    lane = keys.lane(Lane.BULK)
+    with engine_processes(configs) as engines:
+        deadline = time.monotonic() + 30.0
+        while sum(e.binds_up() for e in engines) < sum(e.binds for e in engines):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the engines' binds did not come up within 30 s")
+            time.sleep(0.05)
+        cpu0 = [e.cpu_seconds() for e in engines]
+        start = time.perf_counter()
+        client.rename(staging, lane)
+        deadline = time.monotonic() + limit
+        while client.xlen(lane) > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{client.xlen(lane)} messages still queued after {limit} s")
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - start
+        cpu = sum(e.cpu_seconds() - c for e, c in zip(engines, cpu0, strict=True))
+        sent = sum(e.sent() for e in engines)
+    if sent < count:
+        raise RuntimeError(f"the lane emptied but only {sent:.0f} of {count} were sent")
+    return ProcsRun(count / elapsed, elapsed, cpu / count)
