@@ -123,6 +123,10 @@ class CarrierBind:
         self.rate.take(now, parts)
         self.reserved += parts
 
+    def release(self, parts: int) -> None:
+        """Give back window slots ``take`` reserved for PDUs that will not be sent."""
+        self.reserved = max(0, self.reserved - parts)
+
     def pdu_counts(self) -> tuple[Counter[int], Counter[int]]:
         """PDUs (received, sent) by command_id over the bind's whole life."""
         received, sent = Counter(self.pdus_in), Counter(self.pdus_out)
@@ -147,20 +151,23 @@ class CarrierBind:
         pdus: Sequence[SubmitSM],
         on_done: Callable[[int, Outcome], None],
         now: float | None = None,
+        bodies: Sequence[bytes] | None = None,
     ) -> None:
         """Send the parts of one message reserved with ``take``, in order on this bind;
-        ``on_done(i, outcome)`` per part, in the connection's reader task.
+        ``on_done(i, outcome)`` per part, in the connection's reader task. ``bodies``: the
+        parts already encoded (``smpp.template``), one per PDU.
 
         Raises:
-            ConnectionLost: the bind dropped since ``take``; nothing was sent.
+            ConnectionLost: the bind dropped since ``take``; nothing was sent (and the slots
+                stay reserved: ``release`` them).
         """
-        self.reserved = max(0, self.reserved - len(pdus))
         conn = self.conn
         if conn is None or conn.closed:
             raise ConnectionLost(f"bind {self.name} is down")
+        self.reserved = max(0, self.reserved - len(pdus))
         self.rate.on_wire(trio.current_time() if now is None else now, len(pdus))
         for index, pdu in enumerate(pdus):
-            conn.send_now(pdu, partial(on_done, index), now)
+            conn.send_now(pdu, partial(on_done, index), now, bodies[index] if bodies else None)
 
     def throttled(self, now: float) -> None:
         """The carrier answered ESME_RTHROTTLED or ESME_RMSGQFUL: slow this bind down."""

@@ -47,10 +47,12 @@ from engine.pool import CarrierPool
 from engine.routing import Routing, smpp_destination
 from engine.writeback import WriteBack
 from smpp.constants import EsmClass, RegisteredDelivery, status_name
+from smpp.errors import LocalProtocolError
 from smpp.pdu import SubmitSM, SubmitSMResp
 from smpp.receipt import normalise_message_id
 from smpp.segment import split_message
-from smpp.transport import Outcome
+from smpp.template import SubmitTemplate
+from smpp.transport import ConnectionLost, Outcome
 
 __all__ = ["Outbox"]
 
@@ -87,6 +89,7 @@ class Outbox:
         self._responses: Counter[tuple[str, int]] = Counter()
         self._throttles: Counter[tuple[str, str]] = Counter()
         self._split_cache: dict[str, tuple[list[bytes], int, bool]] = {}
+        self._templates: dict[tuple[int, int, int, bytes], SubmitTemplate] = {}
         self._intake = trio.CancelScope()
         self._space_lot = trio.lowlevel.ParkingLot()
         self._reference = 0
@@ -241,7 +244,7 @@ class Outbox:
             await self.store.deliveries.mark_attempts(attempts)
         except StoreUnavailable:
             self.metrics.child("store_errors", "outbox_attempt").inc()
-            queue.put_front(items)
+            self._unsent(queue, items)
             await trio.sleep(0.5)
             return
         now = trio.current_time()
@@ -252,33 +255,74 @@ class Outbox:
                 await trio.sleep(wait)
                 now = trio.current_time()
             try:
-                item.bind.submit(self._pdus(item), partial(self._part_result, item), now)
+                pdus, bodies = self._pdus(item)
+            except LocalProtocolError as exc:  # no carrier could take it: final
+                log.error("message %s not sent: %s", item.message.ref, exc)
+                item.bind.release(item.parts)
+                self._finish(item, "rejected")
+                continue
+            try:
+                item.bind.submit(pdus, partial(self._part_result, item), now, bodies)
                 item.sent_at = now
-            except Exception:  # the bind dropped between pick and submit: nothing went out
-                queue.put_front(items[index:])
+            except ConnectionLost:  # the bind dropped between pick and submit: nothing went out
+                self._unsent(queue, items[index:])
                 return
 
-    def _pdus(self, item: InFlight) -> list[SubmitSM]:
+    def _unsent(self, queue: CarrierQueue, items: list[InFlight]) -> None:
+        """Admitted messages that did not go out: free their window slots, queue them again."""
+        for item in items:
+            if item.bind is not None:
+                item.bind.release(item.parts)
+        queue.put_front(items)
+
+    def _pdus(self, item: InFlight) -> tuple[list[SubmitSM], list[bytes] | None]:
+        """The submit_sm of each part, and (one-part messages) their bodies from a template."""
         assert item.bind is not None
         cfg = item.bind.config
         ton, npi, destination = smpp_destination(item.message.to)
         esm = int(EsmClass.UDHI) if item.udhi else 0
         item.outcomes = [None] * item.parts
+        if item.parts == 1:
+            key = (cfg.source_ton, cfg.source_npi, item.data_coding, item.short_messages[0])
+            template = self._templates.get(key)
+            if template is None:
+                if len(self._templates) >= 4096:
+                    self._templates.clear()
+                template = self._templates[key] = SubmitTemplate(
+                    self._submit(cfg.source_ton, cfg.source_npi, ton, npi, destination, 0,
+                                 item.data_coding, item.short_messages[0])
+                )  # fmt: skip
+            pdu, body = template.build(ton, npi, destination)
+            return [pdu], [body]
         return [
-            SubmitSM(
-                source_addr_ton=cfg.source_ton,
-                source_addr_npi=cfg.source_npi,
-                source_addr=self.config.short_code,
-                dest_addr_ton=ton,
-                dest_addr_npi=npi,
-                destination_addr=destination,
-                esm_class=esm,
-                registered_delivery=int(RegisteredDelivery.SMSC_RECEIPT_SUCCESS_OR_FAILURE),
-                data_coding=item.data_coding,
-                short_message=short_message,
-            )
+            self._submit(cfg.source_ton, cfg.source_npi, ton, npi, destination, esm,
+                         item.data_coding, short_message)
             for short_message in item.short_messages
-        ]
+        ], None  # fmt: skip
+
+    def _submit(
+        self,
+        source_ton: int,
+        source_npi: int,
+        ton: int,
+        npi: int,
+        destination: str,
+        esm_class: int,
+        data_coding: int,
+        short_message: bytes,
+    ) -> SubmitSM:
+        return SubmitSM(
+            source_addr_ton=source_ton,
+            source_addr_npi=source_npi,
+            source_addr=self.config.short_code,
+            dest_addr_ton=ton,
+            dest_addr_npi=npi,
+            destination_addr=destination,
+            esm_class=esm_class,
+            registered_delivery=int(RegisteredDelivery.SMSC_RECEIPT_SUCCESS_OR_FAILURE),
+            data_coding=data_coding,
+            short_message=short_message,
+        )
 
     def _part_result(self, item: InFlight, index: int, outcome: Outcome) -> None:
         """One part's outcome (a callback in the bind's reader task: no awaiting here)."""

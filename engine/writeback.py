@@ -8,6 +8,8 @@ kept and tried again; nothing is reported done before Redis confirmed it.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import trio
 
 from counters import Lane, OutboundMessage, SentRecord, Store, StoreUnavailable
@@ -95,8 +97,10 @@ class WriteBack:
             ids = [item.entry_id for item, _ in finished if item.lane is lane]
             await self.store.deliveries.finish(lane, ids)
         done, finished[:] = list(finished), []
+        tally = Counter((item.lane.value, result) for item, result in done)
+        for (lane_name, result), n in tally.items():
+            self.metrics.child("outbox_messages", lane_name, result).inc(n)
         for item, result in done:
-            self.metrics.child("outbox_messages", item.lane.value, result).inc()
             if result in _RECORDED:
                 await self._record_final(item, result)
 

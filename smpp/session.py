@@ -13,11 +13,13 @@ never match sequence numbers themselves (style guide item 7).
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 
 from smpp.codec import FrameReader, decode_pdu, encode_pdu
 from smpp.constants import (
     DEFAULT_MAX_PDU_SIZE,
+    HEADER_SIZE,
     MAX_SEQUENCE,
     REQUESTS_WITHOUT_RESPONSE,
     CommandId,
@@ -41,6 +43,7 @@ from smpp.state import ALLOWED, BIND_STATES, Role, SessionState
 __all__ = ["Session"]
 
 _RESPONSE_BIT = 0x80000000
+_HEADER = struct.Struct(">IIII")
 _BIND_RESPONSES = {cid.response_id: state for cid, state in BIND_STATES.items()}
 
 
@@ -99,8 +102,11 @@ class Session:
 
     # --- sending -------------------------------------------------------------------------
 
-    def send(self, pdu: Pdu, now: float = 0.0) -> bytes:
+    def send(self, pdu: Pdu, now: float = 0.0, body: bytes | None = None) -> bytes:
         """Encode a request, assign its sequence number and take a window slot.
+
+        ``body``: the PDU's body already encoded (``smpp.template``), which must be exactly
+        what encoding ``pdu`` gives; only the header is then added here.
 
         Raises:
             LocalProtocolError: not allowed in this state, or the window is full.
@@ -115,7 +121,10 @@ class Session:
         if expects_response and len(self._pending) >= self.window:
             raise LocalProtocolError(f"window full: {len(self._pending)} requests outstanding")
         seq = self._allocate_sequence()
-        data = encode_pdu(pdu, seq)
+        if body is None:
+            data = encode_pdu(pdu, seq)
+        else:
+            data = _HEADER.pack(HEADER_SIZE + len(body), cid, 0, seq) + body
         self.pdus_out[cid] += 1
         if expects_response:
             self._pending[seq] = (pdu, now)

@@ -185,9 +185,16 @@ class Connection:
             await self._slot_lot.park()
         self.send_now(pdu, on_done)
 
-    def send_now(self, pdu: Pdu, on_done: ResponseCallback, now: float | None = None) -> None:
+    def send_now(
+        self,
+        pdu: Pdu,
+        on_done: ResponseCallback,
+        now: float | None = None,
+        body: bytes | None = None,
+    ) -> None:
         """Send ``pdu`` if a window slot is free (check ``can_send()`` first). ``now`` saves
-        reading the clock per PDU when the caller sends a batch.
+        reading the clock per PDU when the caller sends a batch; ``body`` is the PDU's body
+        when the caller encoded it already (``Session.send``).
 
         Raises:
             ConnectionLost: the connection is closed.
@@ -198,7 +205,7 @@ class Connection:
         if now is None:
             now = trio.current_time()
         was_idle = self.session.in_flight == 0
-        data = self.session.send(pdu, now)
+        data = self.session.send(pdu, now, body)
         self._callbacks[int.from_bytes(data[12:16], "big")] = on_done
         self._queue(data)
         if was_idle and self._timer_scope is not None:

@@ -7,10 +7,11 @@ import gc
 import pytest
 import trio
 
-from counters import Lane, OutboundMessage, Store
+from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from tests.engine.support import fill, rig
+from tests.redis_support import PrivateRedis
 
 
 def quiet_sim(**account: object) -> SimulatorConfig:
@@ -62,6 +63,52 @@ async def test_long_text_goes_as_concatenated_parts_on_one_bind(store: Store) ->
                     binds.add(hit[1].bind if hit else None)
                 await trio.sleep(0.05)
         assert len(binds) == 1
+
+
+async def test_a_number_no_submit_sm_can_carry_is_final_and_blocks_nothing(store: Store) -> None:
+    async with rig(store, quiet_sim()) as r:
+        bad = OutboundMessage(ref="bad", to="+3160000000712345678901", text="Free Ali")  # 22 digits
+        await store.queues.push(Lane.BULK, bad)
+        await r.push(20)
+        await r.wait_delivered(20, timeout=10)
+        with trio.fail_after(5):
+            while await store.queues.length(Lane.BULK):
+                await trio.sleep(0.05)
+        rejected = r.metrics.registry.get_sample_value(
+            "ja_outbox_messages_total", {"lane": "bulk", "result": "rejected"}
+        )
+        assert rejected == 1
+        assert await store.deliveries.status("ref:bad") == ("rejected", "")
+        assert r.engine.binds[0].reserved == 0  # its window slot was given back
+
+
+async def test_redis_outage_while_sending_pauses_and_frees_the_window(
+    private_redis: PrivateRedis,
+) -> None:
+    """Messages admitted to the bind whose attempts Redis could not record wait and go later;
+    the window slots they held are given back (not leaked until the next reconnect)."""
+    config = StoreConfig(url=private_redis.url, namespace="outage")
+    async with open_store(config) as store, rig(store, quiet_sim(), rate=100.0, burst=5) as r:
+        await r.push(60)
+        with trio.fail_after(5):  # the reader has them all in memory; the bind sends 100/s
+            while r.engine.outbox.backlog_size() < 20:
+                await trio.sleep(0.01)
+        private_redis.kill()
+        await trio.sleep(1.0)
+        private_redis.start()
+        await r.wait_delivered(60, timeout=20)
+        with trio.fail_after(10):
+            while await store.queues.length(Lane.BULK):
+                await trio.sleep(0.05)
+        assert r.received(0, 60) == [1] * 60
+        errors = r.metrics.registry.get_sample_value(
+            "ja_engine_store_unavailable_total", {"where": "outbox_attempt"}
+        )
+        assert errors is not None
+        assert errors >= 1
+        bind = r.engine.binds[0]
+        assert bind.reserved == 0
+        assert bind.free_window() == bind.config.window
 
 
 @pytest.mark.slow
