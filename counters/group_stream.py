@@ -22,8 +22,15 @@ Entry = tuple[str, bytes]
 
 
 def _entries(raw: Any) -> list[Entry]:
-    # Deleted entries still pending come back with no fields: nothing to do for them.
-    return [(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw if fields]
+    """Entries from a raw reply (``counters.config.RAW_REPLIES``): ``[id, [field, value,
+    ...]]`` each. Deleted entries still pending come back with no fields: nothing to do."""
+    return [(entry_id.decode(), _record(fields)) for entry_id, fields in raw if fields]
+
+
+def _record(fields: list[bytes]) -> bytes:
+    if fields[0] == b"e":
+        return fields[1]
+    return dict(zip(fields[::2], fields[1::2], strict=True))[b"e"]
 
 
 class GroupStream:
@@ -59,7 +66,9 @@ class GroupStream:
                 start,
             )
         )
-        return [entry for _, raw in reply or () for entry in _entries(raw)]
+        # RESP3 (redis-py's default) answers with a map of stream -> entries, RESP2 a list.
+        streams = reply.items() if isinstance(reply, dict) else reply or ()
+        return [entry for _, raw in streams for entry in _entries(raw)]
 
     async def claim(self, consumer: str, *, min_idle: float, count: int) -> list[Entry]:
         """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""

@@ -51,7 +51,7 @@ def classify(outcome: Outcome) -> str:
 SEVERITY = {"ok": 0, "throttled": 1, "temporary": 2, "unknown": 3, "permanent": 4}
 
 
-@dataclass
+@dataclass(slots=True)
 class InFlight:
     """One queued message on its way: its parts and their outcomes."""
 

@@ -93,8 +93,10 @@ class WriteBack:
             await self.store.queues.schedule(item.lane, _next_attempt(item.message), due)
             retries.pop(0)
             finished.append((item, "retry"))
-        for lane in Lane:
-            ids = [item.entry_id for item, _ in finished if item.lane is lane]
+        by_lane: dict[Lane, list[str]] = {lane: [] for lane in Lane}
+        for item, _ in finished:
+            by_lane[item.lane].append(item.entry_id)
+        for lane, ids in by_lane.items():
             await self.store.deliveries.finish(lane, ids)
         done, finished[:] = list(finished), []
         tally = Counter((item.lane.value, result) for item, result in done)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from counters import Lane, OutboundMessage, Store
+from counters import Keys, Lane, OutboundMessage, Store, StoreConfig, open_store
 
 
 def message(n: int, kind: str = "appeal") -> OutboundMessage:
@@ -72,3 +72,17 @@ async def test_delayed_messages_move_when_due(store: Store) -> None:
     assert [m.message for m in tx] == [message(1, "thanks")]
     assert [m.message for m in bulk] == [message(2, "outcome")]
     assert await queues.next_due() == 2000.0
+
+
+async def test_reads_and_reclaims_speak_resp2_as_well(redis_url: str, keys: Keys) -> None:
+    """redis-py talks RESP3 by default; a ``?protocol=2`` URL gets the older reply shapes."""
+    url = redis_url + ("&" if "?" in redis_url else "?") + "protocol=2"
+    async with open_store(StoreConfig(url=url, namespace=keys.namespace)) as store:
+        queues = store.queues
+        await queues.ensure_groups()
+        for n in range(3):
+            await queues.push(Lane.BULK, message(n))
+        got = await queues.read(Lane.BULK, "engine-1", count=2)
+        assert [m.message for m in got] == [message(0), message(1)]
+        reclaimed = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0)
+        assert [m.message for m in reclaimed] == [message(0), message(1)]
