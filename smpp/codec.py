@@ -27,7 +27,7 @@ from smpp.constants import (
 from smpp.errors import LocalProtocolError, RemoteProtocolError, UnparsableBodyError
 from smpp.pdu import PDU_CLASSES, Pdu
 
-__all__ = ["Frame", "FrameReader", "decode_pdu", "encode_pdu"]
+__all__ = ["Frame", "FrameReader", "decode_body", "decode_pdu", "encode_pdu"]
 
 _HEADER: Final = struct.Struct(">IIII")
 _LENGTH: Final = struct.Struct(">I")
@@ -71,7 +71,16 @@ def decode_pdu(data: bytes) -> Frame:
     Raises:
         UnparsableBodyError: the body is not what the command_id requires.
     """
-    length, command_id, status, sequence = _HEADER.unpack_from(data, 0)
+    _, command_id, status, sequence = _HEADER.unpack_from(data, 0)
+    return Frame(command_id, status, sequence, decode_body(data, command_id, sequence))
+
+
+def decode_body(data: bytes, command_id: int, sequence: int) -> Pdu:
+    """The PDU in ``data`` whose header the caller has read already (the session's hot path).
+
+    Raises:
+        UnparsableBodyError: the body is not what the command_id requires.
+    """
     decoder = _DECODERS.get(command_id)
     if decoder is None:
         raise UnparsableBodyError(
@@ -80,11 +89,12 @@ def decode_pdu(data: bytes) -> Frame:
             command_id=command_id,
             sequence_number=sequence,
         )
+    length = len(data)
     if length == HEADER_SIZE and command_id & GENERIC_NACK_BIT:
         # A response that carries an error may omit its body (§3.2, e.g. submit_sm_resp).
-        return Frame(command_id, status, sequence, _CLASSES[command_id]())
+        return _EMPTY[command_id]
     try:
-        pdu = decoder(data, HEADER_SIZE, length)
+        return decoder(data, HEADER_SIZE, length)
     except RemoteProtocolError as exc:
         raise UnparsableBodyError(
             f"{CommandId(command_id).name.lower()}: {exc}",
@@ -92,7 +102,6 @@ def decode_pdu(data: bytes) -> Frame:
             command_id=command_id,
             sequence_number=sequence,
         ) from None
-    return Frame(command_id, status, sequence, pdu)
 
 
 class FrameReader:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import struct
 from collections import Counter
 
-from smpp.codec import FrameReader, decode_pdu, encode_pdu
+from smpp.codec import FrameReader, decode_body, encode_pdu
 from smpp.constants import (
     DEFAULT_MAX_PDU_SIZE,
     HEADER_SIZE,
     MAX_SEQUENCE,
     REQUESTS_WITHOUT_RESPONSE,
+    RESPONSE_ID,
     CommandId,
     CommandStatus,
 )
@@ -44,7 +45,10 @@ __all__ = ["Session"]
 
 _RESPONSE_BIT = 0x80000000
 _HEADER = struct.Struct(">IIII")
-_BIND_RESPONSES = {cid.response_id: state for cid, state in BIND_STATES.items()}
+_BIND_RESPONSES: dict[int, SessionState] = {
+    cid.response_id: state for cid, state in BIND_STATES.items()
+}
+_STATE_CHANGING_RESPONSES = frozenset({*_BIND_RESPONSES, CommandId.UNBIND_RESP})
 
 
 class Session:
@@ -68,7 +72,8 @@ class Session:
         self._eof = False
         self._closed_reported = False
         self._next_seq = 1
-        self._pending: dict[int, tuple[Pdu, float]] = {}
+        self._pending: dict[int, tuple[Pdu, float, int]] = {}
+        """Our outstanding requests: sequence -> (request, sent at, its response's command_id)."""
         self._unanswered: dict[int, int] = {}
         self.pdus_in: Counter[int] = Counter()
         """Whole PDUs received, by command_id (plain ints: the engine exports them)."""
@@ -127,7 +132,7 @@ class Session:
             data = _HEADER.pack(HEADER_SIZE + len(body), cid, 0, seq) + body
         self.pdus_out[cid] += 1
         if expects_response:
-            self._pending[seq] = (pdu, now)
+            self._pending[seq] = (pdu, now, RESPONSE_ID[cid])
         if cid == CommandId.UNBIND:
             self._set_state(SessionState.UNBINDING)
         return data
@@ -210,27 +215,25 @@ class Session:
                 self._set_state(SessionState.CLOSED)
                 return ConnectionClosed()
             return NEED_DATA
-        self.pdus_in[int.from_bytes(raw[4:8], "big")] += 1
+        _, cid, status, seq = _HEADER.unpack_from(raw)
+        self.pdus_in[cid] += 1
         try:
-            frame = decode_pdu(raw)
+            pdu = decode_body(raw, cid, seq)
         except UnparsableBodyError as exc:
             request = None
-            if exc.command_id & _RESPONSE_BIT:
-                entry = self._pending.pop(exc.sequence_number, None)
+            if cid & _RESPONSE_BIT:
+                entry = self._pending.pop(seq, None)
                 request = entry[0] if entry else None
-            return PduRejected(
-                exc.command_id, exc.sequence_number, exc.command_status_hint, str(exc), request
-            )
-        cid = frame.command_id
+            return PduRejected(cid, seq, exc.command_status_hint, str(exc), request)
         if cid & _RESPONSE_BIT:
-            return self._on_response(frame.sequence_number, frame.pdu, frame.command_status)
+            return self._on_response(seq, pdu, cid, status)
         if cid not in self._peer_may_send:
-            return self._refuse(cid, frame.sequence_number)
+            return self._refuse(cid, seq)
         if cid not in REQUESTS_WITHOUT_RESPONSE:
-            self._unanswered[frame.sequence_number] = cid
+            self._unanswered[seq] = cid
         if cid == CommandId.UNBIND:
             self._set_state(SessionState.UNBINDING)
-        return RequestReceived(frame.sequence_number, frame.pdu)
+        return RequestReceived(seq, pdu)
 
     def _refuse(self, cid: int, seq: int) -> PduRejected:
         if cid in BIND_STATES and self.state.is_bound:
@@ -246,27 +249,28 @@ class Session:
         )
 
     def _on_response(
-        self, seq: int, pdu: Pdu, status: int
+        self, seq: int, pdu: Pdu, cid: int, status: int
     ) -> ResponseReceived | UnexpectedResponse:
         entry = self._pending.get(seq)
         if entry is None:
             return UnexpectedResponse(seq, pdu, status)
-        request, sent_at = entry
-        if not isinstance(pdu, GenericNack) and pdu.command_id != request.command_id.response_id:
-            # A response of the wrong type for this sequence number: not an answer to it.
-            return UnexpectedResponse(seq, pdu, status)
+        request, sent_at, expected = entry
+        if cid != expected:
+            if cid != CommandId.GENERIC_NACK:
+                # A response of the wrong type for this sequence number: not an answer to it.
+                return UnexpectedResponse(seq, pdu, status)
+        elif cid in _STATE_CHANGING_RESPONSES:
+            if cid == CommandId.UNBIND_RESP:
+                self._set_state(SessionState.CLOSED)
+            elif status == 0 and self.role is Role.ESME:
+                self._set_state(_BIND_RESPONSES[cid])
         del self._pending[seq]
-        cid = pdu.command_id
-        if cid in _BIND_RESPONSES and status == 0 and self.role is Role.ESME:
-            self._set_state(_BIND_RESPONSES[cid])
-        elif cid == CommandId.UNBIND_RESP:
-            self._set_state(SessionState.CLOSED)
         return ResponseReceived(seq, request, pdu, status, sent_at)
 
     def expire(self, now: float, timeout: float) -> list[RequestTimedOut]:
         """Give up on requests sent more than ``timeout`` seconds before ``now``."""
         expired: list[RequestTimedOut] = []
-        for seq, (pdu, sent_at) in self._pending.items():
+        for seq, (pdu, sent_at, _) in self._pending.items():
             if sent_at + timeout > now:  # the same sum the caller sleeps until
                 break
             expired.append(RequestTimedOut(seq, pdu, sent_at))
@@ -276,12 +280,12 @@ class Session:
 
     def oldest_sent_at(self) -> float | None:
         """When the oldest outstanding request was sent, or None."""
-        for _, sent_at in self._pending.values():
+        for _, sent_at, _ in self._pending.values():
             return sent_at
         return None
 
     def abandon_outstanding(self) -> list[tuple[int, Pdu, float]]:
         """Drop every outstanding request (the connection is gone); their outcome is unknown."""
-        dropped = [(seq, pdu, sent_at) for seq, (pdu, sent_at) in self._pending.items()]
+        dropped = [(seq, pdu, sent_at) for seq, (pdu, sent_at, _) in self._pending.items()]
         self._pending.clear()
         return dropped
