@@ -21,7 +21,6 @@ import random
 import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import partial
 
 import trio
 
@@ -149,12 +148,12 @@ class CarrierBind:
     def submit(
         self,
         pdus: Sequence[SubmitSM],
-        on_done: Callable[[int, Outcome], None],
+        on_done: Sequence[Callable[[Outcome], None]],
         now: float | None = None,
         bodies: Sequence[bytes] | None = None,
     ) -> None:
         """Send the parts of one message reserved with ``take``, in order on this bind;
-        ``on_done(i, outcome)`` per part, in the connection's reader task. ``bodies``: the
+        ``on_done[i](outcome)`` for part i, in the connection's reader task. ``bodies``: the
         parts already encoded (``smpp.template``), one per PDU.
 
         Raises:
@@ -167,7 +166,7 @@ class CarrierBind:
         self.reserved = max(0, self.reserved - len(pdus))
         self.rate.on_wire(trio.current_time() if now is None else now, len(pdus))
         for index, pdu in enumerate(pdus):
-            conn.send_now(pdu, partial(on_done, index), now, bodies[index] if bodies else None)
+            conn.send_now(pdu, on_done[index], now, bodies[index] if bodies else None)
 
     def throttled(self, now: float) -> None:
         """The carrier answered ESME_RTHROTTLED or ESME_RMSGQFUL: slow this bind down."""

@@ -262,7 +262,8 @@ class Outbox:
                 self._finish(item, "rejected")
                 continue
             try:
-                item.bind.submit(pdus, partial(self._part_result, item), now, bodies)
+                done = [partial(self._part_result, item, i) for i in range(item.parts)]
+                item.bind.submit(pdus, done, now, bodies)
                 item.sent_at = now
             except ConnectionLost:  # the bind dropped between pick and submit: nothing went out
                 self._unsent(queue, items[index:])
@@ -334,7 +335,13 @@ class Outbox:
             status = outcome.command_status
             self._responses[(item.carrier, status)] += 1
             self.metrics.submit_latency.observe(item.carrier, now - outcome.sent_at)
-            if status in THROTTLE_STATUSES and bind is not None:
+            if status == 0 and item.parts == 1:  # the common case: sent
+                response = outcome.response
+                if isinstance(response, SubmitSMResp):
+                    self._finish_sent(item, response.message_id)
+                    self.pools[item.carrier].notify()
+                    return
+            elif status in THROTTLE_STATUSES and bind is not None:
                 self._throttles[(item.carrier, bind.name)] += 1
                 bind.throttled(now)
         if None not in item.outcomes:
@@ -394,14 +401,21 @@ class Outbox:
         self.writeback.retry(item, time.time() + delay)
 
     def _finish(self, item: InFlight, result: str) -> None:
+        if result != "sent":
+            self.writeback.finish(item, result)
+            return
+        for part, outcome in enumerate(item.outcomes, 1):
+            if isinstance(outcome, BaseException) or outcome is None:
+                continue
+            response = outcome.response
+            assert isinstance(response, SubmitSMResp)
+            self._record_sent(item, normalise_message_id(response.message_id), part)
         self.writeback.finish(item, result)
-        if result == "sent":
-            for part, outcome in enumerate(item.outcomes, 1):
-                if isinstance(outcome, BaseException) or outcome is None:
-                    continue
-                response = outcome.response
-                assert isinstance(response, SubmitSMResp)
-                self._record_sent(item, normalise_message_id(response.message_id), part)
+
+    def _finish_sent(self, item: InFlight, message_id: str) -> None:
+        """A one-part message the carrier took: ``_finish(item, "sent")`` without the loop."""
+        self._record_sent(item, normalise_message_id(message_id), 1)
+        self.writeback.finish(item, "sent")
 
     def _record_sent(self, item: InFlight, message_id: str, part: int) -> None:
         message = item.message
