@@ -283,6 +283,14 @@ class Batcher:
             for req in live:
                 req.deliver(error)
             return
+        except Exception as exc:  # e.g. a reply redis-py could not parse: a bug, not an outage
+            log.exception("a Redis batch failed; its %d operations get the error", size)
+            # The connection may still hold replies nobody read: never hand it out again.
+            self.client.connection_pool.disconnect()
+            failed = StoreError(f"Redis batch failed: {type(exc).__name__}: {exc}")
+            for req in live:
+                req.deliver(failed)
+            return
         self.batches += 1
         self.operations += size
         for req in live:

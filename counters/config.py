@@ -98,7 +98,7 @@ def make_client(url: str, config: StoreConfig) -> redis.Redis:
     return client
 
 
-RAW_REPLIES = ("XREADGROUP", "XAUTOCLAIM")
+RAW_REPLIES = ("XREADGROUP",)
 """Commands whose replies come back as Redis sends them (``counters.group_stream`` reads
 them): redis-py would turn every stream entry into a dict first, a tenth of the engine's
 Redis thread time at fan-out speed."""

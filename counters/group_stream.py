@@ -3,8 +3,9 @@ and the inbound log.
 
 Entries carry one field, ``e``, holding an encoded record. Reading never blocks; an entry is
 acknowledged *and deleted* once its work is done, so a stream holds only work in progress;
-what a dead consumer left pending is claimed by another after ``min_idle``; a restarted
-consumer re-reads its own pending entries (``pending=True``).
+what a dead consumer left pending is claimed by another after ``min_idle``, so a live one
+``hold``s what it keeps in memory for long; a restarted consumer re-reads its own pending
+entries (``pending=True``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from typing import Any
 
 from .batcher import Batcher
 from .errors import StoreError
+from .scripts import SCRIPTS, Eval
 
 __all__ = ["Entry", "GroupStream"]
+
+CLAIM_LOOKAHEAD = 1000
+"""Pending entries ``claim`` looks through for other consumers' idle ones."""
 
 Entry = tuple[str, bytes]
 """(entry id, encoded record)"""
@@ -71,21 +76,21 @@ class GroupStream:
         return [entry for _, raw in streams for entry in _entries(raw)]
 
     async def claim(self, consumer: str, *, min_idle: float, count: int) -> list[Entry]:
-        """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
-        claimed: list[Entry] = []
-        cursor = "0-0"
-        while len(claimed) < count:
-            reply = await self._batcher.execute(
-                (
-                    "XAUTOCLAIM", self.key, self.group, consumer, int(min_idle * 1000), cursor,
-                    "COUNT", count - len(claimed),
-                )
-            )  # fmt: skip
-            claimed.extend(_entries(reply[1]))
-            cursor = reply[0].decode()
-            if cursor == "0-0":
-                break
-        return claimed
+        """Take over entries other consumers left pending longer than ``min_idle`` seconds
+        (they died or hang); never ``consumer``'s own, which it may still hold."""
+        look = max(count, CLAIM_LOOKAHEAD)
+        call = Eval(
+            SCRIPTS["claim"], (self.key,), (self.group, consumer, int(min_idle * 1000), count, look)
+        )
+        return _entries(await self._batcher.execute(call) or ())
+
+    async def hold(self, consumer: str, entry_ids: Sequence[str]) -> int:
+        """Reset the idle time of entries ``consumer`` still owns, so that no other consumer
+        takes them over while it works on them; returns how many it still owns."""
+        if not entry_ids:
+            return 0
+        call = Eval(SCRIPTS["hold"], (self.key,), (self.group, consumer, *entry_ids))
+        return int(await self._batcher.execute(call))
 
     def done_commands(self, entry_ids: Sequence[str]) -> list[tuple[str, ...]]:
         """The commands that acknowledge and delete ``entry_ids`` (to pipeline with others)."""

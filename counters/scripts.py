@@ -52,5 +52,7 @@ SCRIPTS: dict[str, Script] = {
         "promote",
         "inbound",
         "sent",
+        "hold",
+        "claim",
     )
 }

@@ -119,6 +119,11 @@ class Queues:
         """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
         return _queued(await self.lanes[lane].claim(consumer, min_idle=min_idle, count=count))
 
+    async def hold(self, lane: Lane, consumer: str, entry_ids: Sequence[str]) -> int:
+        """Keep entries this consumer still works on from being reclaimed (resets their idle
+        time); returns how many it still owns (the others were taken over already)."""
+        return await self.lanes[lane].hold(consumer, entry_ids)
+
     async def schedule(self, lane: Lane, message: OutboundMessage, due: float) -> None:
         """Hold a message until ``due`` (Unix seconds); ``message.ref`` keeps members unique."""
         member = lane.value.encode() + b"|" + encode(message)

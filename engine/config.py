@@ -350,9 +350,21 @@ class _Checker:
         self.digits("country_code", cfg.country_code, 1, 3)
         carriers = {name: self.carrier(name, c) for name, c in cfg.carriers.items()}
         self.unique_bind_names(cfg)
+        self.reclaim_after_timeouts(cfg)
         return msgspec.structs.replace(
             cfg, carriers=carriers, routing=self.routing(cfg), redis=self.redis(cfg.redis)
         )
+
+    def reclaim_after_timeouts(self, cfg: Config) -> None:
+        """A submit waits up to its bind's response timeout; another engine must not take
+        its queue entry over before then."""
+        longest = max((bind.response_timeout for _, bind in cfg.all_binds()), default=0.0)
+        if cfg.outbox.reclaim_idle <= 2 * longest:
+            self.fail(
+                "outbox.reclaim_idle",
+                f"expected more than twice the longest response_timeout ({longest:g} s), "
+                f"got {cfg.outbox.reclaim_idle:g}",
+            )
 
     def digits(self, path: str, value: str, least: int, most: int) -> None:
         if not (value.isascii() and value.isdigit() and least <= len(value) <= most):

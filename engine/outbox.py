@@ -445,12 +445,28 @@ class Outbox:
     # --- recovery ----------------------------------------------------------------------------
 
     async def _reclaimer(self) -> None:
+        """Keep what this engine holds from being taken over; take over what others left."""
         while True:
-            await trio.sleep(self.reclaim_idle / 2)
+            await trio.sleep(self.reclaim_idle / 3)
             try:
+                await self._hold_backlog()
                 await self._recover(min_idle=self.reclaim_idle, own_only=False)
             except StoreUnavailable:
                 self.metrics.child("store_errors", "outbox_reclaim").inc()
+
+    async def _hold_backlog(self) -> None:
+        """Reset the idle time of queue entries waiting here for a while (a slow or throttled
+        carrier): another engine takes over only entries idle for ``reclaim_idle``."""
+        waiting = trio.current_time() - self.reclaim_idle / 3
+        for lane in Lane:
+            ids = [
+                item.entry_id
+                for queue in self.queues.values()
+                for item in (queue.tx if lane is Lane.TRANSACTIONAL else queue.bulk)
+                if item.read_at <= waiting
+            ]
+            for start in range(0, len(ids), 1000):
+                await self.store.queues.hold(lane, self.consumer, ids[start : start + 1000])
 
     async def _recover(self, *, min_idle: float, own_only: bool) -> None:
         """Take over pending entries; those with an attempt record have an unknown outcome."""

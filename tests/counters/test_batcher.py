@@ -10,7 +10,10 @@ import trio
 
 from counters import (
     Batcher,
+    Keys,
     Kind,
+    Lane,
+    OutboundMessage,
     Single,
     StoreConfig,
     StoreError,
@@ -73,6 +76,23 @@ async def test_errors_reach_only_their_callers(redis_url: str) -> None:
         assert await batcher.call_many(echo, [("ECHO", "a"), ("ECHO", "b")]) == [b"a", b"b"]
         with pytest.raises(StoreError):
             await batcher.call_many(echo, [("ECHO", "a"), ("NOSUCHCOMMAND",)])
+
+
+async def test_a_reply_that_cannot_be_parsed_fails_its_batch_not_the_store(
+    redis_url: str, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """redis-py parses XPENDING's extended reply with the summary's parser and fails."""
+    async with open_store(StoreConfig(url=redis_url, namespace=keys.namespace)) as store:
+        batcher = store.batcher
+        key = store.keys.lane(Lane.BULK)
+        await store.queues.ensure_groups()
+        await store.queues.push(Lane.BULK, OutboundMessage(ref="r", to="+31600000001", text="x"))
+        await store.queues.read(Lane.BULK, "engine-1")
+        with pytest.raises(StoreError, match="batch failed"):
+            await batcher.call(echo, ("XPENDING", key, "senders", "-", "+", 10))
+        assert "a Redis batch failed" in caplog.text
+        assert await batcher.call(echo, ("ECHO", "still here")) == b"still here"
+        assert await store.queues.pending(Lane.BULK) == 1
 
 
 async def test_a_cancelled_caller_leaves_the_batcher_working(redis_url: str) -> None:

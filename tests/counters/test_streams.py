@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import trio
+
 from counters import Keys, Lane, OutboundMessage, Store, StoreConfig, open_store
 
 
@@ -33,8 +35,9 @@ async def test_reclaim_what_a_dead_consumer_left_pending(store: Store) -> None:
     taken = await queues.read(Lane.BULK, "engine-dead", count=5)
     assert len(taken) == 5  # ... and engine-dead never acknowledges: it crashed
     assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=3600) == []
-    assert len(await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=3)) == 3
-    reclaimed = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=10)
+    first = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=3)
+    assert len(first) == 3
+    reclaimed = first + await queues.reclaim(Lane.BULK, "engine-2", min_idle=0, count=10)
     assert sorted(m.entry_id for m in reclaimed) == sorted(m.entry_id for m in taken)
     assert [m.message for m in reclaimed] == [m.message for m in taken]
     assert await queues.read(Lane.BULK, "engine-2") == []
@@ -86,3 +89,22 @@ async def test_reads_and_reclaims_speak_resp2_as_well(redis_url: str, keys: Keys
         assert [m.message for m in got] == [message(0), message(1)]
         reclaimed = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0)
         assert [m.message for m in reclaimed] == [message(0), message(1)]
+
+
+async def test_held_entries_are_not_reclaimed_and_taken_ones_stay_taken(store: Store) -> None:
+    queues = store.queues
+    await queues.ensure_groups()
+    for n in range(4):
+        await queues.push(Lane.BULK, message(n))
+    held = await queues.read(Lane.BULK, "engine-1", count=4)
+    ids = [m.entry_id for m in held]
+    await trio.sleep(0.3)
+    taken = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2, count=1)
+    assert [m.entry_id for m in taken] == ids[:1]  # engine-1 looked dead: one is taken over
+    assert await queues.hold(Lane.BULK, "engine-1", ids) == 3  # the taken one stays taken
+    assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2) == []
+    await trio.sleep(0.3)
+    again = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2)  # never its own
+    assert sorted(m.entry_id for m in again) == sorted(ids[1:])
+    assert await queues.hold(Lane.BULK, "engine-1", ids) == 0
+    assert await queues.hold(Lane.BULK, "engine-1", []) == 0

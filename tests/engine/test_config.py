@@ -308,3 +308,11 @@ def test_config_error_is_value_error_with_problems() -> None:
     assert isinstance(info.value, ConfigError)
     assert info.value.source == "ja.toml"
     assert info.value.problems[0][0] == "carriers.kpn.binds[0].window"
+
+
+def test_reclaim_idle_must_outlast_the_response_timeout() -> None:
+    text = with_bind_line("response_timeout = 40.0")  # outbox.reclaim_idle defaults to 60 s
+    assert "outbox.reclaim_idle: expected more than twice the longest response_timeout (40 s)" in (
+        error(text)
+    )
+    assert parse(text + "[outbox]\nreclaim_idle = 81\n", ENV).outbox.reclaim_idle == 81

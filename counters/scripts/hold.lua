@@ -1,0 +1,13 @@
+-- Keep entries a live consumer still holds from being taken over: reset their idle time,
+-- but only for the entries this consumer still owns (one taken over already stays taken).
+-- KEYS[1]: the stream; ARGV: group, consumer, then the entry ids
+local group, consumer = ARGV[1], ARGV[2]
+local kept = 0
+for i = 3, #ARGV do
+  local owned = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1, consumer)
+  if #owned > 0 then
+    redis.call('XCLAIM', KEYS[1], group, consumer, 0, ARGV[i], 'JUSTID')
+    kept = kept + 1
+  end
+end
+return kept
