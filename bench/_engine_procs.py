@@ -40,6 +40,8 @@ __all__ = ["EngineProcess", "ProcsRun", "engine_processes", "run_processes"]
 _GROUP = "senders"
 _SENT = re.compile(r'^ja_outbox_messages_total\{[^}]*lane="bulk"[^}]*result="sent"[^}]*\} (\S+)$')
 _UP = re.compile(r"^ja_bind_up\{[^}]*\} (\S+)$")
+_BUCKET = re.compile(r"^ja_smpp_response_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<n>\S+)$")
+_LE = re.compile(r'le="(?P<le>[^"]+)"')
 
 
 @dataclass
@@ -67,6 +69,18 @@ class EngineProcess:
 
     def sent(self) -> float:
         return sum(float(m[1]) for line in self.scrape() if (m := _SENT.match(line)))
+
+    def round_trips(self, carrier: str) -> dict[float, float]:
+        """The submit round-trip histogram of ``carrier``: cumulative count by upper bound."""
+        buckets: dict[float, float] = {}
+        for line in self.scrape():
+            m = _BUCKET.match(line)
+            if m is None or f'carrier="{carrier}"' not in m["labels"]:
+                continue
+            le = _LE.search(m["labels"])
+            if le is not None:
+                buckets[float(le["le"])] = float(m["n"])
+        return buckets
 
 
 def _metrics_line(stdout: IO[str], deadline: float) -> str | None:
@@ -132,6 +146,9 @@ class ProcsRun:
     elapsed: float
     cpu: float
     """Seconds of CPU per message, all engine processes together."""
+    round_trips: list[tuple[float, float]]
+    """The submit round-trip histogram of every process added up: (upper bound, cumulative
+    count), ascending."""
 
 
 def stage(client: redis.Redis, keys: Keys) -> str:
@@ -146,6 +163,7 @@ def run_processes(
     count: int,
     *,
     limit: float,
+    carrier: str = "sim",
 ) -> ProcsRun:
     """Release ``count`` staged messages to engines started from ``configs``; time them."""
     staging = stage(client, keys)
@@ -167,7 +185,13 @@ def run_processes(
             time.sleep(0.002)
         elapsed = time.perf_counter() - start
         cpu = sum(e.cpu_seconds() - c for e, c in zip(engines, cpu0, strict=True))
-        sent = sum(e.sent() for e in engines)
+        deadline = time.monotonic() + 5.0  # the lane empties a moment before the counters move
+        while (sent := sum(e.sent() for e in engines)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        merged: dict[float, float] = {}
+        for engine in engines:
+            for le, n in engine.round_trips(carrier).items():
+                merged[le] = merged.get(le, 0.0) + n
     if sent < count:
         raise RuntimeError(f"the lane emptied but only {sent:.0f} of {count} were sent")
-    return ProcsRun(count / elapsed, elapsed, cpu / count)
+    return ProcsRun(count / elapsed, elapsed, cpu / count, sorted(merged.items()))

@@ -78,7 +78,7 @@ from counters import Keys, Lane, OutboundMessage
 from counters.records import encode
 from engine.app import open_engine
 from engine.config import Config, parse_config
-from engine.metrics import LatencyHistograms, Metrics
+from engine.metrics import Metrics
 
 __all__ = ["Sizes", "histogram_quantile", "main"]
 
@@ -252,29 +252,6 @@ def wipe(client: redis.Redis, keys: Keys) -> None:
 # --- ours -------------------------------------------------------------------------------------
 
 
-class _Recording(LatencyHistograms):
-    """The submit round-trip histograms, keeping every observation too (for the exact p99)."""
-
-    def __init__(self, into: list[float]) -> None:
-        super().__init__("ja_smpp_response_duration_seconds", "submit_sm round trip", "carrier")
-        self._into = into
-
-    def observe(self, value: str, seconds: float) -> None:
-        super().observe(value, seconds)
-        self._into.append(seconds)
-
-
-class RecordingMetrics(Metrics):
-    """The engine's metrics, with the submit round trips kept as well."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.latencies: list[float] = []
-        self.registry.unregister(self.submit_latency)
-        self.submit_latency = _Recording(self.latencies)
-        self.registry.register(self.submit_latency)
-
-
 @dataclass
 class OursRun:
     rate: float
@@ -386,15 +363,26 @@ class EnginesRun:
     cpu: float
     """Seconds of CPU per message, every engine process together."""
     simulator_cpu: float
+    round_trips: list[tuple[float, float]] = field(repr=False)
+    """The submit round-trip histogram, every process added up (upper bound, cumulative)."""
 
 
 def run_engines(
-    sim_config: Path, client: redis.Redis, url: str, sizes: Sizes, processes: int
+    sim_config: Path,
+    client: redis.Redis,
+    url: str,
+    sizes: Sizes,
+    processes: int,
+    *,
+    count: int | None = None,
+    rate: float = 1_000_000.0,
+    burst: int | None = None,
 ) -> EnginesRun:
     """The engine as deployed: ``processes`` runs of ``python -m engine run`` sharing the
-    binds between them, timed from all bound to the lane empty (``bench._engine_procs``)."""
+    binds between them (each bind at ``rate``), timed from all bound to the lane empty
+    (``bench._engine_procs``)."""
     keys = Keys(f"bench{uuid.uuid4().hex[:12]}")
-    count = sizes.messages
+    count = count or sizes.messages
     try:
         fill_bulk(client, keys, count, stream=stage(client, keys))
         with simulator(sim_config) as sim:
@@ -402,7 +390,7 @@ def run_engines(
             configs = [
                 (
                     engine_toml(
-                        sim, url, keys.namespace, sizes, 1_000_000.0, sizes.burst,
+                        sim, url, keys.namespace, sizes, rate, burst or sizes.burst,
                         binds=numbers, consumer=f"bench-{p}",
                     ),
                     len(numbers),
@@ -415,7 +403,7 @@ def run_engines(
             sim_cpu = sim.cpu_seconds() - sim0
     finally:
         wipe(client, keys)
-    return EnginesRun(run.rate, run.cpu, sim_cpu / count)
+    return EnginesRun(run.rate, run.cpu, sim_cpu / count, run.round_trips)
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -470,17 +458,24 @@ def _last_json(stdout: str) -> dict[str, Any] | None:
 
 
 def histogram_quantile(metrics: Metrics, q: float, carrier: str = "sim") -> tuple[float, float]:
-    """(interpolated quantile, upper bound of its bucket) of the submit round trip, seconds.
-
-    Linear interpolation inside the bucket, as Prometheus' ``histogram_quantile``; a quantile
-    in the +Inf bucket is reported as the highest finite bound. NaN when nothing was observed.
-    """
+    """(interpolated quantile, upper bound of its bucket) of an in-process engine's submit
+    round trip, seconds (see ``bucket_quantile``)."""
     buckets = sorted(
         (float(sample.labels["le"]), sample.value)
         for family in metrics.submit_latency.collect()
         for sample in family.samples
         if sample.name.endswith("_bucket") and sample.labels.get("carrier") == carrier
     )
+    return bucket_quantile(buckets, q)
+
+
+def bucket_quantile(buckets: Sequence[tuple[float, float]], q: float) -> tuple[float, float]:
+    """(interpolated quantile, upper bound of its bucket) from cumulative histogram buckets
+    (upper bound, count), ascending, +Inf last.
+
+    Linear interpolation inside the bucket, as Prometheus' ``histogram_quantile``; a quantile
+    in the +Inf bucket is reported as the highest finite bound. NaN when nothing was observed.
+    """
     if not buckets or buckets[-1][1] == 0:
         return math.nan, math.nan
     rank = q * buckets[-1][1]
@@ -495,40 +490,35 @@ def histogram_quantile(metrics: Metrics, q: float, carrier: str = "sim") -> tupl
     raise AssertionError("unreachable: the +Inf bucket holds every observation")
 
 
-def exact_quantile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
-
-
 @dataclass
 class LatencyRun:
     p99_ms: float
     bucket_le_ms: float
-    exact_p99_ms: float
     achieved_rate: float
 
 
 def run_latency(
-    sim_config: Path, client: redis.Redis, url: str, sizes: Sizes, target: float
+    sim_config: Path,
+    client: redis.Redis,
+    url: str,
+    sizes: Sizes,
+    processes: int,
+    target: float,
 ) -> LatencyRun:
+    """The engine in ``processes`` processes with its binds' rates adding up to ``target``."""
     per_bind = target / sizes.binds
-    burst = max(1, round(per_bind / 100))
-    metrics = RecordingMetrics()
-    run = run_ours(
+    run = run_engines(
         sim_config,
         client,
         url,
         sizes,
+        processes,
         count=sizes.latency_messages,
         rate=per_bind,
-        burst=burst,
-        metrics=metrics,
+        burst=max(1, round(per_bind / 100)),
     )
-    p99, bucket = histogram_quantile(metrics, 0.99)
-    exact = exact_quantile(metrics.latencies, 0.99)
-    return LatencyRun(p99 * 1000, bucket * 1000, exact * 1000, run.rate)
+    p99, bucket = bucket_quantile(run.round_trips, 0.99)
+    return LatencyRun(p99 * 1000, bucket * 1000, run.rate)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -538,7 +528,7 @@ def run_latency(
 class Outcome:
     samples: dict[str, list[float]]
     cpu: dict[str, list[float]]
-    latency: list[LatencyRun]
+    latency: dict[str, list[LatencyRun]]
     half_load: str
     skipped: dict[str, str]
     notes: list[str]
@@ -554,7 +544,7 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
     cpu: dict[str, list[float]] = {name: [] for name in samples}
     failures: dict[str, list[str]] = {}
     notes: list[str] = []
-    latency: list[LatencyRun] = []
+    latency: dict[str, list[LatencyRun]] = {name: [] for name in engines}
     client = redis.Redis.from_url(url)
     with tempfile.TemporaryDirectory() as tmp:
         sim_config = Path(tmp) / "simulator.toml"
@@ -593,14 +583,16 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) ->
                     del samples[peer], cpu[peer]
             target = max(statistics.median(samples[name]) for name in engines) / 2
             for r in range(1, sizes.rounds + 1):
-                run = run_latency(sim_config, client, url, sizes, target)
-                latency.append(run)
-                say(
-                    f"latency {r}/{sizes.rounds}: {run.achieved_rate:,.0f} msg/s offered "
-                    f"{target:,.0f}: p99 {run.p99_ms:.2f} ms interpolated (bucket le "
-                    f"{run.bucket_le_ms:g} ms), exact {run.exact_p99_ms:.2f} ms"
-                )
-            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds, one process"
+                line = []
+                for name, processes in engines.items():
+                    run = run_latency(sim_config, client, url, sizes, processes, target)
+                    latency[name].append(run)
+                    line.append(
+                        f"{name} {run.achieved_rate:,.0f} msg/s: p99 {run.p99_ms:.2f} ms "
+                        f"(bucket le {run.bucket_le_ms:g} ms)"
+                    )
+                say(f"latency {r}/{sizes.rounds}, offered {target:,.0f} msg/s: " + "; ".join(line))
+            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds"
             if profile_to is not None:
                 profile = cProfile.Profile()
                 run_ours(sim_config, client, url, sizes, count=sizes.messages, profile=profile)
@@ -621,7 +613,9 @@ def _peer_ratios(results: dict[str, Stats], ours: str, better: Any = "higher") -
 def report(outcome: Outcome) -> dict[str, Any]:
     """The JSON object of design.md ("Benchmarks")."""
     fanout = {name: summarise(values) for name, values in outcome.samples.items()}
-    p99: dict[str, Any] = {OURS: summarise([run.p99_ms for run in outcome.latency])}
+    p99: dict[str, Any] = {
+        name: summarise([run.p99_ms for run in runs]) for name, runs in outcome.latency.items()
+    }
     p99 |= {"unit": "ms", "better": "lower"}
     per_message = {name: summarise(values) for name, values in outcome.cpu.items()}
     cpu: dict[str, Any] = dict(per_message) | {"unit": "us/msg", "better": "lower"}
@@ -690,10 +684,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     vs = ", ".join(f"{k} {v:.2f}x" for k, v in obj["ratios"][CPU].items())
     print(f"{CPU} (us of client CPU per message, lower is better, median): {figures}; {vs}")
-    p99 = obj["results"][LATENCY][OURS]
+    p99 = ", ".join(
+        f"{name} {stats['median']:g} [{stats['min']:g} .. {stats['max']:g}]"
+        for name, stats in obj["results"][LATENCY].items()
+        if name not in ("unit", "better")
+    )
     print(
-        f"{LATENCY} (ms, lower is better; interpolated in the histogram bucket): {OURS} "
-        f"{p99['median']:g} [{p99['min']:g} .. {p99['max']:g}]; {outcome.half_load}"
+        f"{LATENCY} (ms, lower is better; interpolated in the histogram bucket): {p99}; "
+        f"{outcome.half_load}"
     )
     for note in outcome.notes:
         print(note)

@@ -3,10 +3,11 @@
 Theory of operation.
 
 * The **reader** pulls entries from the transactional lane before the bulk lane, and bulk only
-  while the in-memory backlog is small, so a million-message appeal never delays a thank-you:
-  the thank-you is read on the reader's next turn and goes to the front of its carrier's queue.
+  while the in-memory backlog is under half a second of sending (``read_ahead``): a
+  million-message appeal never delays a thank-you (it is read on the reader's next turn and
+  goes to the front of its carrier's queue), and engines sharing the lanes share the work.
 * One **sender** per carrier takes a batch of messages, picks a bind for each whole message
-  (window room and tokens, ``CarrierPool.pick``), records the attempts in Redis in one call,
+  (window room and tokens, ``CarrierPool.admit``), records the attempts in Redis in one call,
   then puts the parts on the wire. Recording first means that after a crash or a dropped bind,
   a message with an attempt and no response is known to be "outcome unknown".
 * Responses arrive as callbacks. OK: the entry is finished (acknowledged and deleted) and the
@@ -59,6 +60,9 @@ __all__ = ["Outbox"]
 log = logging.getLogger(__name__)
 
 READ_BATCH = 256
+READ_AHEAD = 0.5
+"""Seconds of sending the outbox reads ahead (see ``Outbox.read_ahead``)."""
+READ_AHEAD_FLOOR = 16
 SENDS_IN_FLIGHT = 8
 
 
@@ -120,6 +124,18 @@ class Outbox:
         """Wait until every settled message has been written back to Redis."""
         await self.writeback.flush()
 
+    def read_ahead(self) -> int:
+        """How many bulk messages to keep in memory: about ``READ_AHEAD`` seconds of what the
+        binds that are up may send now, between ``READ_AHEAD_FLOOR`` and ``backlog``. Work read here
+        waits here: read more and another engine with free binds would sit idle."""
+        rate = sum(
+            bind.rate.current
+            for pool in self.pools.values()
+            for bind in pool.binds
+            if bind.can_send and bind.is_up()
+        )
+        return max(READ_AHEAD_FLOOR, min(self.backlog, int(rate * READ_AHEAD)))
+
     def backlog_size(self) -> int:
         return sum(len(q) for q in self.queues.values())
 
@@ -128,7 +144,7 @@ class Outbox:
     async def _reader(self) -> None:
         idle = 0.001
         while True:
-            room = self.backlog - self.backlog_size()
+            room = self.read_ahead() - self.backlog_size()
             got = 0
             try:
                 got += await self._read(Lane.TRANSACTIONAL, READ_BATCH)

@@ -3,6 +3,7 @@ engine never takes over what a live one still holds (only what a dead one left).
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from counters import Lane, Store
@@ -15,10 +16,14 @@ from tests.engine.test_outbound import quiet_sim
 OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = 1.2\n'
 
 
-async def test_a_live_engines_slow_backlog_is_not_taken_over(store: Store) -> None:
-    """Engine "slow" holds 40 messages behind a 25/s bind for 1.6 s, longer than the 1.2 s
-    after which engine "fast" takes over idle entries: "slow" keeps them (it holds them
-    every 0.4 s), so every handset gets its message once."""
+async def test_a_live_engines_slow_backlog_is_not_taken_over(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engine "slow" holds 40 messages behind a 25/s bind for 1.6 s (as it would after its
+    carrier slowed it down), longer than the 1.2 s after which engine "fast" takes over idle
+    entries: "slow" keeps them (it holds them every 0.4 s), so every handset gets its
+    message once."""
+    monkeypatch.setattr("engine.outbox.READ_AHEAD", 4.0)  # 100 messages: all 40 at once
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
         slow_config = engine_config(
@@ -44,3 +49,33 @@ async def test_a_live_engines_slow_backlog_is_not_taken_over(store: Store) -> No
             "ja_outbox_messages_total", {"lane": "bulk", "result": "sent"}
         )
         assert taken is None  # "fast" sent nothing: there was nothing for it to take
+
+
+async def test_engines_share_a_slow_carriers_queue(store: Store) -> None:
+    """Each engine reads about half a second of what its binds may send: the first one up
+    does not hoard the lane while the second sits idle."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        metrics = {name: Metrics() for name in ("a", "b")}
+        configs = {
+            name: engine_config(
+                port, store.keys.namespace, rate=50.0, burst=1, response_timeout=0.5,
+                extra=OUTBOX.format(name=name),
+            )
+            for name in metrics
+        }  # fmt: skip
+        async with open_engine(configs["a"], metrics=metrics["a"], store=store) as a:
+            rig = Rig(sim, a, store, metrics["a"])
+            await rig.push(100)
+            async with open_engine(configs["b"], metrics=metrics["b"], store=store):
+                await rig.wait_delivered(100, timeout=10)
+        sent = {
+            name: m.registry.get_sample_value(
+                "ja_outbox_messages_total", {"lane": "bulk", "result": "sent"}
+            )
+            or 0
+            for name, m in metrics.items()
+        }
+        assert sent["a"] + sent["b"] == 100
+        assert sent["b"] >= 30  # at 50/s each, "b" takes close to half
+        assert rig.received(0, 100) == [1] * 100
