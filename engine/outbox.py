@@ -95,7 +95,6 @@ class Outbox:
         self._split_cache: dict[str, tuple[list[bytes], int, bool]] = {}
         self._templates: dict[tuple[int, int, int, bytes], SubmitTemplate] = {}
         self._intake = trio.CancelScope()
-        self._space_lot = trio.lowlevel.ParkingLot()
         self._reference = 0
         self.on_sent: Callable[[str, SentRecord], None] | None = None
 
@@ -124,32 +123,55 @@ class Outbox:
         """Wait until every settled message has been written back to Redis."""
         await self.writeback.flush()
 
-    def read_ahead(self) -> int:
-        """How many bulk messages to keep in memory: about ``READ_AHEAD`` seconds of what the
-        binds that are up may send now, between ``READ_AHEAD_FLOOR`` and ``backlog``. Work read here
-        waits here: read more and another engine with free binds would sit idle."""
-        rate = sum(
+    def sending_rate(self) -> float:
+        """PDUs per second the binds that are up may send now, all carriers together."""
+        return sum(
             bind.rate.current
             for pool in self.pools.values()
             for bind in pool.binds
             if bind.can_send and bind.is_up()
         )
+
+    def read_ahead(self, rate: float | None = None) -> int:
+        """How many messages to keep in memory: about ``READ_AHEAD`` seconds of what the binds
+        that are up may send now, between ``READ_AHEAD_FLOOR`` and ``backlog``. Work read here
+        waits here: read more and another engine with free binds would sit idle."""
+        rate = self.sending_rate() if rate is None else rate
         return max(READ_AHEAD_FLOOR, min(self.backlog, int(rate * READ_AHEAD)))
 
     def backlog_size(self) -> int:
         return sum(len(q) for q in self.queues.values())
+
+    def _room(self) -> tuple[int, int]:
+        """(transactional, bulk) messages to read now. Nothing while no bind can send (the
+        lanes keep them, and other engines may send them); a carrier whose binds are all down
+        holds at most ``backlog`` in memory, and the others' backlog stays at ``read_ahead``."""
+        rate = self.sending_rate()
+        if rate <= 0:
+            return 0, 0
+        ahead = self.read_ahead(rate)
+        able = [
+            q
+            for name, q in self.queues.items()
+            if any(b.can_send and b.is_up() for b in self.pools[name].binds)
+        ]
+        total = self.backlog_size()
+        tx = READ_BATCH if sum(len(q.tx) for q in able) < ahead and total < self.backlog else 0
+        bulk = min(ahead - sum(len(q) for q in able), self.backlog - total)
+        return tx, max(0, min(bulk, READ_BATCH))
 
     # --- reading -----------------------------------------------------------------------------
 
     async def _reader(self) -> None:
         idle = 0.001
         while True:
-            room = self.read_ahead() - self.backlog_size()
+            tx, bulk = self._room()
             got = 0
             try:
-                got += await self._read(Lane.TRANSACTIONAL, READ_BATCH)
-                if room > 0:
-                    got += await self._read(Lane.BULK, min(room, READ_BATCH))
+                if tx:
+                    got += await self._read(Lane.TRANSACTIONAL, tx)
+                if bulk:
+                    got += await self._read(Lane.BULK, bulk)
             except StoreUnavailable:
                 self.metrics.child("store_errors", "outbox_read").inc()
                 await trio.sleep(0.5)
@@ -157,8 +179,7 @@ class Outbox:
             if got:
                 idle = 0.001
                 continue
-            with trio.move_on_after(idle):
-                await self._space_lot.park()
+            await trio.sleep(idle)  # nothing to read, or no room: look again soon
             idle = min(idle * 2, 0.05)
 
     async def _read(self, lane: Lane, count: int) -> int:

@@ -12,6 +12,7 @@ from engine.metrics import Metrics
 from smpp.simulator.server import open_simulator
 from tests.engine.support import Rig, engine_config
 from tests.engine.test_outbound import quiet_sim
+from tests.redis_support import free_port
 
 OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = 1.2\n'
 
@@ -79,3 +80,27 @@ async def test_engines_share_a_slow_carriers_queue(store: Store) -> None:
         assert sent["a"] + sent["b"] == 100
         assert sent["b"] >= 30  # at 50/s each, "b" takes close to half
         assert rig.received(0, 100) == [1] * 100
+
+
+async def test_an_engine_without_a_bind_up_leaves_the_queue_to_the_others(store: Store) -> None:
+    """Its carrier refuses it: it reads nothing, so the engine that is bound sends it all at
+    once (instead of after ``reclaim_idle``, or never with one engine)."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        down = engine_config(
+            free_port(), store.keys.namespace, response_timeout=0.5,
+            extra=OUTBOX.format(name="down"),
+        )  # fmt: skip
+        up = engine_config(
+            port, store.keys.namespace, response_timeout=0.5, extra=OUTBOX.format(name="up")
+        )
+        async with open_engine(down, metrics=Metrics(), store=store) as lonely:
+            rig = Rig(sim, lonely, store, Metrics())
+            await rig.push(50, lane=Lane.BULK)
+            await rig.push(5, lane=Lane.TRANSACTIONAL, first=50)
+            await trio.sleep(0.3)
+            assert lonely.outbox.backlog_size() == 0
+            assert await store.queues.pending(Lane.BULK) == 0
+            async with open_engine(up, metrics=Metrics(), store=store):
+                await rig.wait_delivered(55, timeout=5)
+        assert rig.received(0, 55) == [1] * 55
