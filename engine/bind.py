@@ -161,7 +161,7 @@ class CarrierBind:
                 stay reserved: ``release`` them).
         """
         conn = self.conn
-        if conn is None or conn.closed:
+        if conn is None or conn.closed or not conn.session.is_bound():  # e.g. unbinding
             raise ConnectionLost(f"bind {self.name} is down")
         self.reserved = max(0, self.reserved - len(pdus))
         self.rate.on_wire(trio.current_time() if now is None else now, len(pdus))

@@ -233,12 +233,14 @@ class Connection:
         return result.response
 
     async def unbind(self, grace: float = 5.0) -> None:
-        """Orderly unbind: wait at most ``grace`` seconds for the unbind_resp, then close."""
-        with trio.move_on_after(grace):
-            try:
-                await self.request(Unbind())
-            except (ConnectionLost, ResponseTimeout):
-                pass
+        """Orderly unbind: wait at most ``grace`` seconds for the unbind_resp, then close.
+        (Not bound, e.g. the peer is unbinding already: just close.)"""
+        if self.session.is_bound():
+            with trio.move_on_after(grace):
+                try:
+                    await self.request(Unbind())
+                except (ConnectionLost, ResponseTimeout):
+                    pass
         await self.aclose()
 
     # --- writing -----------------------------------------------------------------------------

@@ -8,8 +8,11 @@ import pytest
 import trio
 
 from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
+from smpp.pdu import SubmitSM
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
+from smpp.state import SessionState
+from smpp.transport import ConnectionLost
 from tests.engine.support import fill, rig
 from tests.redis_support import PrivateRedis
 
@@ -148,3 +151,18 @@ async def _run_strict(store: Store, sim: SimulatorConfig) -> None:
         # The limiter holds every one-second window to the rate with a 3 % margin for
         # network jitter, so the steady rate is 97 % of the configured 2,000/s.
         assert achieved >= 2000 * 0.95, f"{achieved:.0f} msg/s"
+
+
+async def test_a_bind_that_is_unbinding_takes_no_submit(store: Store) -> None:
+    """The carrier sent unbind while a batch waited for Redis: the submit finds the bind down
+    (and the outbox queues the message again) instead of failing in the session."""
+    async with rig(store, quiet_sim()) as r:
+        bind = r.engine.binds[0]
+        assert bind.conn is not None
+        bind.take(1, trio.current_time())
+        bind.conn.session._set_state(SessionState.UNBINDING)
+        with pytest.raises(ConnectionLost):
+            bind.submit([SubmitSM(destination_addr="31600000001")], [lambda outcome: None])
+        assert bind.reserved == 1  # still reserved: the outbox gives the slot back
+        bind.release(1)
+        assert bind.reserved == 0

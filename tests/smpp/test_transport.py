@@ -93,6 +93,23 @@ async def test_bind_submit_and_unbind(autojump_clock: trio.testing.MockClock) ->
     assert submits.n == 1
 
 
+async def test_unbind_while_the_peer_is_unbinding_just_closes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    _, handler = auto_mc()
+    async with linked(handler=handler) as (esme, mc):
+        await esme.bind(BindTransceiver(system_id="ja", password="pw"))
+        with trio.fail_after(1):
+            while not mc.session.is_bound():
+                await trio.sleep(0.01)
+        mc.send_nowait(Unbind())  # the message centre unbinds first ...
+        request = await esme.requests.receive()
+        assert isinstance(request.pdu, Unbind)
+        assert esme.session.state is SessionState.UNBINDING
+        await esme.unbind()  # ... and we stop before answering: no unbind of our own
+        assert esme.closed
+
+
 async def test_bind_refused(autojump_clock: trio.testing.MockClock) -> None:
     _, handler = auto_mc()
     async with linked(handler=handler) as (esme, _mc):
