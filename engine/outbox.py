@@ -63,6 +63,8 @@ READ_BATCH = 256
 READ_AHEAD = 0.5
 """Seconds of sending the outbox reads ahead (see ``Outbox.read_ahead``)."""
 READ_AHEAD_FLOOR = 16
+YIELD_EVERY = 32
+"""Submits a sender puts on the wire between two checkpoints."""
 SENDS_IN_FLIGHT = 8
 
 
@@ -290,6 +292,11 @@ class Outbox:
             # Never more than the contract in any second, counted on the wire.
             while (wait := item.bind.rate.wire_delay(now, item.parts)) > 0.0:
                 await trio.sleep(wait)
+                now = trio.current_time()
+            if index and not index % YIELD_EVERY:
+                # Let the binds' writers send what is queued: the first submit of a big
+                # batch would wait for the last (and its round trip counts that wait).
+                await trio.lowlevel.checkpoint()
                 now = trio.current_time()
             try:
                 pdus, bodies = self._pdus(item)

@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 RECEIVE_SIZE = 64 * 1024
+YIELD_EVERY = 64
+"""PDUs handled from one read before the reader lets the writer send what they queued."""
 HIGH_WATER = 1024 * 1024
 """Stop reading while this many octets wait to be written: a peer that does not read our
 answers gets TCP back-pressure, and our memory stays bounded."""
@@ -284,10 +286,16 @@ class Connection:
             self.received_at = trio.current_time()
             self.keepalive.received(self.received_at)
             session.receive_data(data)
+            handled = 0
             while True:
                 event = session.next_event()
                 if event is NEED_DATA:
                     break
+                handled += 1
+                if not handled % YIELD_EVERY and self._out:
+                    # Let the writer send the answers queued so far: a 64 KiB read holds
+                    # hundreds of PDUs, and the first answer would wait for the last.
+                    await trio.lowlevel.checkpoint()
                 if isinstance(event, ResponseReceived):
                     self._settle(event.sequence_number, event)
                 elif isinstance(event, RequestReceived):
