@@ -55,6 +55,7 @@ class Keys:
         self._queue = queue
         self.queue_attempts = f"{queue}:attempts"
         self.undeliverable = f"{queue}:undeliverable"
+        self._consumer = f"{queue}:consumer"
         self.inbound = f"{{{namespace}:in}}:mo"
         self._inbound_seen = f"{{{namespace}:in}}:seen"
         self._message = f"{{{namespace}:m}}"
@@ -94,6 +95,10 @@ class Keys:
 
     def reach_month(self, day: dt.date) -> str:
         return f"{self._reach}:month:{day:%Y-%m}"
+
+    def consumer(self, name: str) -> str:
+        """The lease of a consumer name: at most one live engine uses each name."""
+        return f"{self._consumer}:{name}"
 
     def pattern(self) -> list[str]:
         """SCAN patterns matching every key of this namespace (for tests and `wipe`)."""

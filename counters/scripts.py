@@ -54,5 +54,7 @@ SCRIPTS: dict[str, Script] = {
         "sent",
         "hold",
         "claim",
+        "lease",
+        "release",
     )
 }

@@ -124,6 +124,25 @@ class Queues:
         time); returns how many it still owns (the others were taken over already)."""
         return await self.lanes[lane].hold(consumer, entry_ids)
 
+    async def lease_consumer(
+        self, name: str, token: str, ttl: float, *, replacing: str = ""
+    ) -> str | None:
+        """Take (or keep) the consumer name ``name`` for ``ttl`` seconds. Returns None when it
+        is ours, else the token of the process holding it (``replacing`` names a holder the
+        caller knows is dead: its lease is taken over). Two engines under one name would
+        hold, recover and reclaim each other's entries as their own: messages would go out
+        twice."""
+        key = self._keys.consumer(name)
+        call = Eval(SCRIPTS["lease"], (key,), (token, int(ttl * 1000), replacing or token))
+        reply = await self._batcher.execute(call)
+        return None if reply == 1 else bytes(reply).decode()
+
+    async def release_consumer(self, name: str, token: str) -> None:
+        """Give the name back (if still ours), so a restarted engine need not wait."""
+        await self._batcher.execute(
+            Eval(SCRIPTS["release"], (self._keys.consumer(name),), (token,))
+        )
+
     async def schedule(self, lane: Lane, message: OutboundMessage, due: float) -> None:
         """Hold a message until ``due`` (Unix seconds); ``message.ref`` keeps members unique."""
         member = lane.value.encode() + b"|" + encode(message)

@@ -12,6 +12,7 @@ import gc
 import logging
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from counters import InboundRecord, Store, StoreConfig, open_store
 from engine.bind import CarrierBind
 from engine.config import Config
 from engine.inbox import Inbox, Router, RouterLoop
+from engine.lease import ConsumerLease, ConsumerTaken
 from engine.metrics import BindCollector, Metrics
 from engine.outbox import Outbox
 from engine.pool import CarrierPool
@@ -52,7 +54,7 @@ class Engine:
         self.store = store
         self.metrics = metrics
         self.router = router
-        consumer = config.outbox.consumer or socket.gethostname()
+        self.consumer = consumer = config.outbox.consumer or socket.gethostname()
         self.inbox = Inbox(store, config, metrics)
         self.binds = [
             CarrierBind(bind, carrier, self.inbox) for carrier, bind in config.all_binds()
@@ -164,14 +166,21 @@ async def _running(
     config: Config, store: Store, metrics: Metrics, router: Router
 ) -> AsyncIterator[Engine]:
     engine = Engine(config, store, metrics, router)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(engine.run)
-        try:
-            yield engine
-        finally:
-            with trio.CancelScope(shield=True):
-                await engine.stop()
-            nursery.cancel_scope.cancel()
+    lease = ConsumerLease(store, engine.consumer)
+    await lease.acquire()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lease.keep)
+            await nursery.start(engine.run)
+            try:
+                yield engine
+            finally:
+                with trio.CancelScope(shield=True):
+                    await engine.stop()
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await lease.release()
 
 
 async def _serve(config: Config) -> None:
@@ -203,8 +212,28 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    trio.run(_serve, config)
+    try:
+        trio.run(_serve, config)
+    except (ConsumerTaken, BaseExceptionGroup) as exc:
+        taken = _only(exc, ConsumerTaken)
+        if taken is None:
+            raise
+        log.error("%s", taken)
+        print(f"ja-engine: {taken}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _only(exc: BaseException, kind: type[ConsumerTaken]) -> ConsumerTaken | None:
+    """``exc`` if it is a ``kind``, or the first ``kind`` in a group holding nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        found, rest = exc.split(kind)
+        if found is None or rest is not None:
+            return None
+        exc = found
+        while isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0]
+    return exc if isinstance(exc, kind) else None
 
 
 def demo_from_cli(args: argparse.Namespace) -> int:
