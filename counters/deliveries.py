@@ -16,6 +16,7 @@ Redis has it and a carrier's redelivery is recognised.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import msgspec
@@ -28,7 +29,11 @@ from .streams import GROUP
 
 __all__ = ["Attempt", "Deliveries", "InboundRecord", "SentRecord"]
 
-SENT_TTL = 7 * 24 * 3600
+SENT_DAYS = 7
+"""Days a carrier message id and a status are kept (receipts come within the validity period,
+at most a few days)."""
+KEEP = (SENT_DAYS + 1) * 86400
+"""A day's hash expires this long after its last write (so its first entries live a week)."""
 INBOUND_GROUP = "router"
 
 
@@ -68,6 +73,18 @@ class InboundRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 _encoder = msgspec.msgpack.Encoder()
+
+
+def _day(now: float | None) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(time.time() if now is None else now))
+
+
+def _days(now: float | None) -> list[str]:
+    """Today and the days before it whose records are kept, newest first (UTC)."""
+    now = time.time() if now is None else now
+    return [_day(now - 86400 * back) for back in range(SENT_DAYS + 1)]
+
+
 _attempt = msgspec.msgpack.Decoder(Attempt)
 _sent = msgspec.msgpack.Decoder(SentRecord)
 _inbound = msgspec.msgpack.Decoder(InboundRecord)
@@ -116,35 +133,56 @@ class Deliveries:
             ]
         )
 
-    async def record_sent(self, records: Sequence[tuple[str, SentRecord]]) -> None:
-        """Map carrier message ids (normalised) to what was sent, for a week."""
+    async def record_sent(
+        self, records: Sequence[tuple[str, SentRecord]], *, now: float | None = None
+    ) -> None:
+        """Map carrier message ids (normalised) to what was sent, for a week: one HSET into
+        the day's hash (a key per id with its own expiry cost Redis 5 us a message, this
+        0.7), which expires whole a week after its last write."""
         if not records:
             return
-        keys = tuple(self._keys.message(mid) for mid, _ in records)
-        values = tuple(_encoder.encode(rec) for _, rec in records)
-        await self._run(Eval(SCRIPTS["sent"], keys, (SENT_TTL, *values)))
+        key = self._keys.sent_day(_day(now))
+        fields: list[str | bytes] = []
+        for message_id, record in records:
+            fields += (message_id, _encoder.encode(record))
+        await self._run_many([("HSET", key, *fields), ("EXPIRE", key, KEEP)])
 
-    async def find_sent(self, candidates: Sequence[str]) -> tuple[str, SentRecord] | None:
-        """The first of the candidate ids (normalised spellings) that maps to a message."""
+    async def find_sent(
+        self, candidates: Sequence[str], *, now: float | None = None
+    ) -> tuple[str, SentRecord] | None:
+        """The first of the candidate ids (normalised spellings) that maps to a message, in
+        the days the records are kept (newest first)."""
         if not candidates:
             return None
-        replies = await self._run(("MGET", *(self._keys.message(c) for c in candidates)))
-        for candidate, raw in zip(candidates, replies, strict=True):
-            if raw is not None:
-                return candidate, _sent.decode(raw)
+        days = _days(now)
+        replies = await self._run_many(
+            [("HMGET", self._keys.sent_day(day), *candidates) for day in days]
+        )
+        for reply in replies:
+            for candidate, raw in zip(candidates, reply, strict=True):
+                if raw is not None:
+                    return candidate, _sent.decode(raw)
         return None
 
-    async def record_status(self, message_id: str, status: str, error: str = "") -> None:
-        """Store a receipt's outcome beside the message id's record."""
-        key = self._keys.message(message_id) + ":status"
-        await self._run(("SET", key, f"{status}|{error}", "EX", SENT_TTL))
+    async def record_status(
+        self, message_id: str, status: str, error: str = "", *, now: float | None = None
+    ) -> None:
+        """Store a receipt's (or a final submit's) outcome for the message, for a week."""
+        key = self._keys.status_day(_day(now))
+        await self._run_many(
+            [("HSET", key, message_id, f"{status}|{error}"), ("EXPIRE", key, KEEP)]
+        )
 
-    async def status(self, message_id: str) -> tuple[str, str] | None:
-        raw = await self._run(("GET", self._keys.message(message_id) + ":status"))
-        if raw is None:
-            return None
-        status, _, error = raw.decode().partition("|")
-        return status, error
+    async def status(self, message_id: str, *, now: float | None = None) -> tuple[str, str] | None:
+        """The latest status stored for the message (newest day first)."""
+        replies = await self._run_many(
+            [("HGET", self._keys.status_day(day), message_id) for day in _days(now)]
+        )
+        for raw in replies:
+            if raw is not None:
+                status, _, error = raw.decode().partition("|")
+                return status, error
+        return None
 
     async def mark_undeliverable(self, number: str, reason: str) -> None:
         """A permanent failure (number gone, barred): keep it so fan-out can skip the number."""

@@ -84,8 +84,13 @@ class Keys:
     def lane(self, lane: Lane) -> str:
         return f"{self._queue}:{lane.value}"
 
-    def message(self, message_id: str) -> str:
-        return f"{self._message}:{message_id}"
+    def sent_day(self, day: str) -> str:
+        """Carrier message id -> what was sent, for the messages sent on ``day`` (YYYYMMDD)."""
+        return f"{self._message}:sent:{day}"
+
+    def status_day(self, day: str) -> str:
+        """Message id (or ``ref:REF``) -> its latest status, for the statuses of ``day``."""
+        return f"{self._message}:status:{day}"
 
     def inbound_seen(self, digest: str) -> str:
         return f"{self._inbound_seen}:{digest}"

@@ -51,7 +51,6 @@ SCRIPTS: dict[str, Script] = {
         "enqueue",
         "promote",
         "inbound",
-        "sent",
         "hold",
         "claim",
         "lease",

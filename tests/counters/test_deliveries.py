@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from counters import Attempt, InboundRecord, Lane, OutboundMessage, SentRecord, Store
 
 
@@ -38,6 +40,24 @@ async def test_sent_records_found_by_any_candidate(store: Store) -> None:
     assert await store.deliveries.find_sent(["999"]) is None
     await store.deliveries.record_status("7B", "DELIVERED", "000")
     assert await store.deliveries.status("7B") == ("DELIVERED", "000")
+
+
+async def test_sent_records_and_statuses_are_kept_a_week_in_day_hashes(store: Store) -> None:
+    day = 86400.0
+    now = 1_790_000_000.0
+    old = SentRecord(ref="old", to="+31600000001", lane="bulk", bind="b")
+    recent = SentRecord(ref="recent", to="+31600000002", lane="bulk", bind="b")
+    await store.deliveries.record_sent([("A1", old)], now=now - 8 * day)
+    await store.deliveries.record_sent([("B2", recent)], now=now - 6 * day)
+    await store.deliveries.record_status("B2", "DELIVERED", now=now - 6 * day)
+    await store.deliveries.record_status("B2", "EXPIRED", "x", now=now - day)  # the latest wins
+    assert await store.deliveries.find_sent(["B2"], now=now) == ("B2", recent)
+    assert await store.deliveries.find_sent(["A1"], now=now) is None  # 8 days: gone
+    assert await store.deliveries.find_sent(["A1"], now=now - 2 * day) == ("A1", old)
+    assert await store.deliveries.status("B2", now=now) == ("EXPIRED", "x")
+    key = store.keys.sent_day(time.strftime("%Y%m%d", time.gmtime(now - 6 * day)))
+    ttl = await store.batcher.execute(("TTL", key))
+    assert 7 * day < ttl <= 8 * day  # the hash goes whole, a week after its last write
 
 
 async def test_inbound_recorded_once_per_redelivery_key(store: Store) -> None:
