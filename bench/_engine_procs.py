@@ -4,7 +4,7 @@ Scale-out is by processes on one Redis: each ``ja-engine run`` has binds of its 
 consumer name of its own, and the lanes' consumer group spreads the queue between them. This
 module starts such processes for ``bench.fanout`` and measures them from outside:
 
-* the messages wait in a staging stream (with the consumer group already on it) while the
+* the messages wait in a staging stream (given the consumer group before release) while the
   engines start and bind; when every bind of every process reports up on its ``/metrics``,
   one ``RENAME`` puts the whole batch in the bulk lane and the clock starts, so every process
   sees the same work at the same moment (as the peers, timed from bound);

@@ -659,7 +659,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.binds:
         sizes = replace(sizes, binds=args.binds)
     if args.processes:
-        sizes = replace(sizes, processes=min(args.processes, sizes.binds))
+        sizes = replace(sizes, processes=args.processes)
+    sizes = replace(sizes, processes=min(sizes.processes, sizes.binds))  # a bind each at least
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -285,8 +285,9 @@ class Batcher:
             return
         except Exception as exc:  # e.g. a reply redis-py could not parse: a bug, not an outage
             log.exception("a Redis batch failed; its %d operations get the error", size)
-            # The connection may still hold replies nobody read: never hand it out again.
-            self.client.connection_pool.disconnect()
+            # The connection may still hold replies nobody read: never hand it out again
+            # (it is back in the pool by now; the other runner's connection is left alone).
+            self.client.connection_pool.disconnect(inuse_connections=False)
             failed = StoreError(f"Redis batch failed: {type(exc).__name__}: {exc}")
             for req in live:
                 req.deliver(failed)

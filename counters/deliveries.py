@@ -138,7 +138,7 @@ class Deliveries:
     ) -> None:
         """Map carrier message ids (normalised) to what was sent, for a week: one HSET into
         the day's hash (a key per id with its own expiry cost Redis 5 us a message, this
-        0.7), which expires whole a week after its last write."""
+        0.7), which expires whole 8 days after its last write."""
         if not records:
             return
         key = self._keys.sent_day(_day(now))
@@ -155,13 +155,14 @@ class Deliveries:
         if not candidates:
             return None
         days = _days(now)
-        replies = await self._run_many(
-            [("HMGET", self._keys.sent_day(day), *candidates) for day in days]
-        )
-        for reply in replies:
-            for candidate, raw in zip(candidates, reply, strict=True):
-                if raw is not None:
-                    return candidate, _sent.decode(raw)
+        for chunk in (days[:2], days[2:]):  # receipts mostly come the same day or the next
+            replies = await self._run_many(
+                [("HMGET", self._keys.sent_day(day), *candidates) for day in chunk]
+            )
+            for reply in replies:
+                for candidate, raw in zip(candidates, reply, strict=True):
+                    if raw is not None:
+                        return candidate, _sent.decode(raw)
         return None
 
     async def record_status(

@@ -58,7 +58,13 @@ class EmbeddedServer:
                 data_dir=self.data_dir,
                 persist=True,
                 unix_socket_path=socket_path,
-                config={"appendonly": "yes", "appendfsync": self.appendfsync},
+                config={
+                    "appendonly": "yes",
+                    "appendfsync": self.appendfsync,
+                    # A day's message-id hash holds millions of fields: free it off the
+                    # main thread when it expires.
+                    "lazyfree-lazy-expire": "yes",
+                },
             )
             server.start(timeout=timeout)
         except ValkeyBinaryNotFoundError as exc:

@@ -84,13 +84,13 @@ class GroupStream:
         )
         return _entries(await self._batcher.execute(call) or ())
 
-    async def hold(self, consumer: str, entry_ids: Sequence[str]) -> int:
+    async def hold(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
         """Reset the idle time of entries ``consumer`` still owns, so that no other consumer
-        takes them over while it works on them; returns how many it still owns."""
+        takes them over while it works on them; returns the ids it no longer owns."""
         if not entry_ids:
-            return 0
+            return []
         call = Eval(SCRIPTS["hold"], (self.key,), (self.group, consumer, *entry_ids))
-        return int(await self._batcher.execute(call))
+        return [entry_id.decode() for entry_id in await self._batcher.execute(call) or ()]
 
     def done_commands(self, entry_ids: Sequence[str]) -> list[tuple[str, ...]]:
         """The commands that acknowledge and delete ``entry_ids`` (to pipeline with others)."""

@@ -119,9 +119,9 @@ class Queues:
         """Take over entries pending longer than ``min_idle`` seconds (their consumer died)."""
         return _queued(await self.lanes[lane].claim(consumer, min_idle=min_idle, count=count))
 
-    async def hold(self, lane: Lane, consumer: str, entry_ids: Sequence[str]) -> int:
+    async def hold(self, lane: Lane, consumer: str, entry_ids: Sequence[str]) -> list[str]:
         """Keep entries this consumer still works on from being reclaimed (resets their idle
-        time); returns how many it still owns (the others were taken over already)."""
+        time); returns the ids it no longer owns (taken over by another consumer)."""
         return await self.lanes[lane].hold(consumer, entry_ids)
 
     async def lease_consumer(

@@ -39,7 +39,7 @@ from smpp.transport import (
     connect,
 )
 
-__all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind"]
+__all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind", "NotSent"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ _BIND_PDUS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = 
     "receiver": BindReceiver,
     "transceiver": BindTransceiver,
 }
+
+
+class NotSent(Exception):
+    """``CarrierBind.submit`` could not put the message on the wire; nothing was sent."""
 
 
 class BindListener:
@@ -122,9 +126,12 @@ class CarrierBind:
         self.rate.take(now, parts)
         self.reserved += parts
 
-    def release(self, parts: int) -> None:
-        """Give back window slots ``take`` reserved for PDUs that will not be sent."""
-        self.reserved = max(0, self.reserved - parts)
+    def release(self, parts: int, conn: Connection | None) -> None:
+        """Give back window slots ``take`` reserved on ``conn`` for PDUs that will not be
+        sent (nothing to give back if the bind has reconnected since: reservations start
+        afresh with each connection)."""
+        if conn is not None and conn is self.conn:
+            self.reserved = max(0, self.reserved - parts)
 
     def pdu_counts(self) -> tuple[Counter[int], Counter[int]]:
         """PDUs (received, sent) by command_id over the bind's whole life."""
@@ -149,24 +156,28 @@ class CarrierBind:
         self,
         pdus: Sequence[SubmitSM],
         on_done: Sequence[Callable[[Outcome], None]],
-        now: float | None = None,
-        bodies: Sequence[bytes] | None = None,
+        now: float,
+        bodies: Sequence[bytes],
+        conn: Connection | None,
     ) -> None:
-        """Send the parts of one message reserved with ``take``, in order on this bind;
-        ``on_done[i](outcome)`` for part i, in the connection's reader task. ``bodies``: the
-        parts already encoded (``smpp.template``), one per PDU.
+        """Send the parts of one message reserved with ``take`` on ``conn`` (the connection
+        at the time), in order on this bind; ``on_done[i](outcome)`` for part i, in the
+        connection's reader task. ``bodies``: every part already encoded.
 
         Raises:
-            ConnectionLost: the bind dropped since ``take``; nothing was sent (and the slots
-                stay reserved: ``release`` them).
+            NotSent: the bind dropped, is unbinding, reconnected since ``take``, or has no
+                window room left (an enquire_link took a slot); nothing was sent, and the
+                slots stay reserved: ``release`` them.
         """
-        conn = self.conn
-        if conn is None or conn.closed or not conn.session.is_bound():  # e.g. unbinding
-            raise ConnectionLost(f"bind {self.name} is down")
+        if conn is None or conn is not self.conn or conn.closed or not conn.session.is_bound():
+            raise NotSent(f"bind {self.name} is down or reconnected")
+        session = conn.session
+        if session.window - session.in_flight < len(pdus):
+            raise NotSent(f"bind {self.name}: no window room")
         self.reserved = max(0, self.reserved - len(pdus))
-        self.rate.on_wire(trio.current_time() if now is None else now, len(pdus))
+        self.rate.on_wire(now, len(pdus))
         for index, pdu in enumerate(pdus):
-            conn.send_now(pdu, on_done[index], now, bodies[index] if bodies else None)
+            conn.send_now(pdu, on_done[index], now, bodies[index])
 
     def throttled(self, now: float) -> None:
         """The carrier answered ESME_RTHROTTLED or ESME_RMSGQFUL: slow this bind down."""

@@ -327,6 +327,9 @@ class RouterLoop:
                     batch = await deliveries.read_inbound(self.consumer)
                 await self._route(batch)
             except StoreUnavailable:
+                # What was read and not acknowledged is pending to us: read it again first
+                # (the claim takes only other routers' entries).
+                pending_first = True
                 await trio.sleep(0.5)
                 continue
             if batch:

@@ -12,7 +12,7 @@ from counters import Lane, OutboundMessage
 from engine.bind import THROTTLE_STATUSES, CarrierBind
 from smpp.constants import CommandStatus
 from smpp.pdu import SubmitSMResp
-from smpp.transport import Outcome
+from smpp.transport import Connection, Outcome
 
 __all__ = ["PERMANENT_STATUSES", "SEVERITY", "CarrierQueue", "InFlight", "classify"]
 
@@ -65,6 +65,9 @@ class InFlight:
     read_at: float
     outcomes: list[Outcome | None] = field(default_factory=list)
     bind: CarrierBind | None = None
+    conn: Connection | None = None
+    """The bind's connection when the message was admitted (its window slots are reserved
+    there)."""
     sent_at: float = 0.0
     parts: int = 0
     """How many PDUs (set from ``short_messages``; read on every step of the hot path)."""
@@ -94,6 +97,11 @@ class CarrierQueue:
             (self.tx if item.lane is Lane.TRANSACTIONAL else self.bulk).appendleft(item)
         if self.lot:
             self.lot.unpark_all()
+
+    def drop(self, entry_ids: set[str]) -> None:
+        """Forget queued messages whose entries another engine took over."""
+        self.tx = deque(i for i in self.tx if i.entry_id not in entry_ids)
+        self.bulk = deque(i for i in self.bulk if i.entry_id not in entry_ids)
 
     async def take(self, most: int) -> list[InFlight]:
         while not self.tx and not self.bulk:

@@ -37,7 +37,7 @@ class ConsumerLease:
         self.store = store
         self.name = name
         self.ttl = ttl
-        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.token = f"{_here()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def acquire(self) -> None:
         """Take the name, waiting up to ``ttl`` (and a second) for a previous holder's lease.
@@ -82,11 +82,22 @@ class ConsumerLease:
             pass  # the lease runs out on its own
 
 
+def _here() -> str:
+    """This host and PID namespace: a pid means the same process only within both
+    (containers can share a host name and still not see each other's processes)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux: never judge another process dead
+        namespace = 0
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def _dead_here(token: str) -> str:
-    """``token`` if it names a process of this host that no longer runs, else ""."""
-    host, _, rest = token.partition(":")
+    """``token`` if it names a process of this host and PID namespace that no longer runs,
+    else ""."""
+    where, _, rest = token.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if where != _here() or where.endswith("/0") or not pid.isdigit() or int(pid) == os.getpid():
         return ""
     try:
         os.kill(int(pid), 0)

@@ -40,20 +40,21 @@ from counters import (
     Store,
     StoreUnavailable,
 )
-from engine.bind import THROTTLE_STATUSES
+from engine.bind import THROTTLE_STATUSES, NotSent
 from engine.config import Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.metrics import Metrics
 from engine.pool import CarrierPool
 from engine.routing import Routing, smpp_destination
 from engine.writeback import WriteBack
-from smpp.constants import EsmClass, RegisteredDelivery, status_name
+from smpp.codec import encode_pdu
+from smpp.constants import HEADER_SIZE, EsmClass, RegisteredDelivery, status_name
 from smpp.errors import LocalProtocolError
 from smpp.pdu import SubmitSM, SubmitSMResp
 from smpp.receipt import normalise_message_id
 from smpp.segment import split_message
 from smpp.template import SubmitTemplate
-from smpp.transport import ConnectionLost, Outcome
+from smpp.transport import Outcome
 
 __all__ = ["Outbox"]
 
@@ -91,7 +92,10 @@ class Outbox:
         self.backlog = backlog
         self.routing = Routing(config)
         self.queues = {name: CarrierQueue() for name in pools}
-        self.writeback = WriteBack(store, metrics)
+        self.held: set[str] = set()
+        """Queue entries this engine has in memory (queued, sending, awaiting write-back)."""
+        self._lost_reads = False
+        self.writeback = WriteBack(store, metrics, on_finished=self.held.difference_update)
         self._responses: Counter[tuple[str, int]] = Counter()
         self._throttles: Counter[tuple[str, str]] = Counter()
         self._split_cache: dict[str, tuple[list[bytes], int, bool]] = {}
@@ -158,9 +162,10 @@ class Outbox:
             if any(b.can_send and b.is_up() for b in self.pools[name].binds)
         ]
         total = self.backlog_size()
-        tx = READ_BATCH if sum(len(q.tx) for q in able) < ahead and total < self.backlog else 0
+        tx_waiting = sum(len(q.tx) for q in able)
+        tx = min(READ_BATCH, self.backlog - total) if tx_waiting < ahead else 0
         bulk = min(ahead - sum(len(q) for q in able), self.backlog - total)
-        return tx, max(0, min(bulk, READ_BATCH))
+        return max(0, tx), max(0, min(bulk, READ_BATCH))
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -170,11 +175,17 @@ class Outbox:
             tx, bulk = self._room()
             got = 0
             try:
+                if self._lost_reads:
+                    await self._recover(min_idle=0.0, own_only=True)
+                    self._lost_reads = False
                 if tx:
                     got += await self._read(Lane.TRANSACTIONAL, tx)
                 if bulk:
                     got += await self._read(Lane.BULK, bulk)
             except StoreUnavailable:
+                # A read Redis answered but we never heard back from is pending to us: the
+                # claim takes only other engines' entries, so read our own again.
+                self._lost_reads = True
                 self.metrics.child("store_errors", "outbox_read").inc()
                 await trio.sleep(0.5)
                 continue
@@ -186,7 +197,11 @@ class Outbox:
 
     async def _read(self, lane: Lane, count: int) -> int:
         entries = await self.store.queues.read(lane, self.consumer, count=count)
-        hints = await self._route_hints(entries)
+        try:
+            hints = await self._route_hints(entries)
+        except StoreUnavailable:  # the entries are ours now: route them by prefix instead
+            self.metrics.child("store_errors", "outbox_read").inc()
+            hints = [e.message.carrier for e in entries]
         for entry, hint in zip(entries, hints, strict=True):
             self._enqueue(lane, entry, hint=hint)
         return len(entries)
@@ -211,6 +226,7 @@ class Outbox:
     def _enqueue(
         self, lane: Lane, entry: QueuedMessage, *, front: bool = False, hint: str | None = None
     ) -> None:
+        self.held.add(entry.entry_id)
         message = entry.message
         carrier = self.routing.carrier_for(message.to, message.carrier if hint is None else hint)
         if carrier is None or carrier not in self.queues:
@@ -258,6 +274,7 @@ class Outbox:
             assigned = batch[: len(binds)]
             for item, bind in zip(assigned, binds, strict=True):
                 item.bind = bind
+                item.conn = bind.conn
             if len(assigned) < len(batch):
                 queue.put_front(batch[len(assigned) :])
             if assigned:
@@ -302,14 +319,14 @@ class Outbox:
                 pdus, bodies = self._pdus(item)
             except LocalProtocolError as exc:  # no carrier could take it: final
                 log.error("message %s not sent: %s", item.message.ref, exc)
-                item.bind.release(item.parts)
+                item.bind.release(item.parts, item.conn)
                 self._finish(item, "rejected")
                 continue
             try:
                 done = [partial(self._part_result, item, i) for i in range(item.parts)]
-                item.bind.submit(pdus, done, now, bodies)
+                item.bind.submit(pdus, done, now, bodies, item.conn)
                 item.sent_at = now
-            except ConnectionLost:  # the bind dropped between pick and submit: nothing went out
+            except NotSent:  # the bind dropped or filled up since admission: nothing went out
                 self._unsent(queue, items[index:])
                 return
 
@@ -317,11 +334,18 @@ class Outbox:
         """Admitted messages that did not go out: free their window slots, queue them again."""
         for item in items:
             if item.bind is not None:
-                item.bind.release(item.parts)
+                item.bind.release(item.parts, item.conn)
+            item.bind = item.conn = None
         queue.put_front(items)
 
-    def _pdus(self, item: InFlight) -> tuple[list[SubmitSM], list[bytes] | None]:
-        """The submit_sm of each part, and (one-part messages) their bodies from a template."""
+    def _pdus(self, item: InFlight) -> tuple[list[SubmitSM], list[bytes]]:
+        """The submit_sm of each part and its encoded body (a one-part message's from a
+        template). Every part is encoded before any is sent, so a part that cannot be
+        encoded stops the whole message, not its second half.
+
+        Raises:
+            LocalProtocolError: the message cannot be encoded (e.g. the address is too long).
+        """
         assert item.bind is not None
         cfg = item.bind.config
         ton, npi, destination = smpp_destination(item.message.to)
@@ -339,11 +363,12 @@ class Outbox:
                 )  # fmt: skip
             pdu, body = template.build(ton, npi, destination)
             return [pdu], [body]
-        return [
+        pdus = [
             self._submit(cfg.source_ton, cfg.source_npi, ton, npi, destination, esm,
                          item.data_coding, short_message)
             for short_message in item.short_messages
-        ], None  # fmt: skip
+        ]  # fmt: skip
+        return pdus, [encode_pdu(pdu, 1)[HEADER_SIZE:] for pdu in pdus]
 
     def _submit(
         self,
@@ -462,6 +487,8 @@ class Outbox:
         self.writeback.finish(item, "sent")
 
     def _record_sent(self, item: InFlight, message_id: str, part: int) -> None:
+        if not message_id:  # a carrier that gives no id: no receipt can ever match it
+            return
         message = item.message
         record = SentRecord(
             ref=message.ref,
@@ -499,18 +526,25 @@ class Outbox:
                 self.metrics.child("store_errors", "outbox_reclaim").inc()
 
     async def _hold_backlog(self) -> None:
-        """Reset the idle time of queue entries waiting here for a while (a slow or throttled
-        carrier): another engine takes over only entries idle for ``reclaim_idle``."""
-        waiting = trio.current_time() - self.reclaim_idle / 3
+        """Reset the idle time of every queue entry waiting here (a slow or throttled carrier
+        keeps them for a while): another engine takes over only entries idle for
+        ``reclaim_idle``. Entries another engine took over already are dropped here."""
         for lane in Lane:
             ids = [
                 item.entry_id
                 for queue in self.queues.values()
                 for item in (queue.tx if lane is Lane.TRANSACTIONAL else queue.bulk)
-                if item.read_at <= waiting
             ]
+            lost: list[str] = []
             for start in range(0, len(ids), 1000):
-                await self.store.queues.hold(lane, self.consumer, ids[start : start + 1000])
+                lost += await self.store.queues.hold(lane, self.consumer, ids[start : start + 1000])
+            if lost:
+                gone = set(lost)
+                for queue in self.queues.values():
+                    queue.drop(gone)
+                self.held.difference_update(gone)
+                log.warning("%d queued %s entries were taken over by another engine: "
+                            "not sending them", len(gone), lane.value)  # fmt: skip
 
     async def _recover(self, *, min_idle: float, own_only: bool) -> None:
         """Take over pending entries; those with an attempt record have an unknown outcome."""
@@ -519,6 +553,7 @@ class Outbox:
                 entries = await self.store.queues.read_pending(lane, self.consumer)
             else:
                 entries = await self.store.queues.reclaim(lane, self.consumer, min_idle=min_idle)
+            entries = [e for e in entries if e.entry_id not in self.held]
             if not entries:
                 continue
             attempts = await self.store.deliveries.attempts([e.entry_id for e in entries])
@@ -526,6 +561,7 @@ class Outbox:
                 if attempt is None:
                     self._enqueue(lane, entry, front=True)
                     continue
+                self.held.add(entry.entry_id)
                 carrier = self.routing.carrier_for(entry.message.to, entry.message.carrier)
                 item = self._item(lane, entry.entry_id, entry.message, carrier or "")
                 if carrier is None or carrier not in self.queues:

@@ -9,6 +9,7 @@ kept and tried again; nothing is reported done before Redis confirmed it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import trio
 
@@ -28,9 +29,17 @@ _BAD_NUMBER = frozenset(
 class WriteBack:
     """Batches of settled messages on their way to Redis."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        *,
+        on_finished: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.store = store
         self.metrics = metrics
+        self.on_finished = on_finished
+        """Called with the entry ids Redis confirmed acknowledged and deleted."""
         self._finished: list[tuple[InFlight, str]] = []
         self._sent: list[tuple[str, SentRecord]] = []
         self._retries: list[tuple[InFlight, float]] = []
@@ -98,6 +107,8 @@ class WriteBack:
             by_lane[item.lane].append(item.entry_id)
         for lane, ids in by_lane.items():
             await self.store.deliveries.finish(lane, ids)
+            if self.on_finished is not None:
+                self.on_finished(ids)
         done, finished[:] = list(finished), []
         tally = Counter((item.lane.value, result) for item, result in done)
         for (lane_name, result), n in tally.items():

@@ -288,14 +288,15 @@ class Connection:
             session.receive_data(data)
             handled = 0
             while True:
-                event = session.next_event()
-                if event is NEED_DATA:
-                    break
                 handled += 1
                 if not handled % YIELD_EVERY and self._out:
                     # Let the writer send the answers queued so far: a 64 KiB read holds
                     # hundreds of PDUs, and the first answer would wait for the last.
+                    # (Before taking the next event: one taken is always handled.)
                     await trio.lowlevel.checkpoint()
+                event = session.next_event()
+                if event is NEED_DATA:
+                    break
                 if isinstance(event, ResponseReceived):
                     self._settle(event.sequence_number, event)
                 elif isinstance(event, RequestReceived):

@@ -53,6 +53,8 @@ async def test_no_url_starts_the_embedded_server_with_aof(
             assert store.url.startswith("unix://")
             assert (await store.appeals.sign(1, 1, text="JA", message_id="m")).new
             assert await store.batcher.call(_config_get, "appendonly") == {b"appendonly": b"yes"}
+            lazy = await store.batcher.call(_config_get, "lazyfree-lazy-expire")
+            assert lazy == {b"lazyfree-lazy-expire": b"yes"}
         async with open_store(config) as store:  # data survived the stop
             assert (await store.appeals.sign(1, 1, text="JA", message_id="m")).count == 1
     assert str(tmp_path / "data") in caplog.text

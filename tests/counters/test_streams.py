@@ -101,10 +101,10 @@ async def test_held_entries_are_not_reclaimed_and_taken_ones_stay_taken(store: S
     await trio.sleep(0.3)
     taken = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2, count=1)
     assert [m.entry_id for m in taken] == ids[:1]  # engine-1 looked dead: one is taken over
-    assert await queues.hold(Lane.BULK, "engine-1", ids) == 3  # the taken one stays taken
+    assert await queues.hold(Lane.BULK, "engine-1", ids) == ids[:1]  # the taken one stays taken
     assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2) == []
     await trio.sleep(0.3)
     again = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2)  # never its own
     assert sorted(m.entry_id for m in again) == sorted(ids[1:])
-    assert await queues.hold(Lane.BULK, "engine-1", ids) == 0
-    assert await queues.hold(Lane.BULK, "engine-1", []) == 0
+    assert await queues.hold(Lane.BULK, "engine-1", ids) == ids
+    assert await queues.hold(Lane.BULK, "engine-1", []) == []

@@ -9,7 +9,7 @@ import trio
 
 from counters import Store
 from engine.app import _only
-from engine.lease import ConsumerLease, ConsumerTaken
+from engine.lease import ConsumerLease, ConsumerTaken, _here
 
 
 async def test_a_second_engine_under_one_name_is_refused_until_the_first_lets_go(
@@ -37,10 +37,18 @@ async def test_a_crashed_engines_lease_runs_out(store: Store) -> None:
 
 
 async def test_the_lease_of_a_process_gone_from_this_host_is_taken_at_once(store: Store) -> None:
-    gone = f"{socket.gethostname()}:4194303:dead"  # above any pid_max: no such process
+    gone = f"{_here()}:4194303:dead"  # above any pid_max: no such process
     assert await store.queues.lease_consumer("box", gone, 60.0) is None
     with trio.fail_after(0.5):
         await ConsumerLease(store, "box", ttl=60.0).acquire()
+
+
+async def test_a_process_of_another_pid_namespace_is_never_judged_dead(store: Store) -> None:
+    """Containers may share a host name without seeing each other's pids."""
+    other = f"{socket.gethostname()}/1:4194303:other"
+    assert await store.queues.lease_consumer("box", other, 60.0) is None
+    with pytest.raises(ConsumerTaken):
+        await ConsumerLease(store, "box", ttl=0.2).acquire()
 
 
 async def test_an_engine_whose_name_was_taken_stops(store: Store) -> None:

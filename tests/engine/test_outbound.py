@@ -8,11 +8,13 @@ import pytest
 import trio
 
 from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
+from engine.bind import NotSent
+from smpp.codec import encode_pdu
+from smpp.constants import HEADER_SIZE
 from smpp.pdu import SubmitSM
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from smpp.state import SessionState
-from smpp.transport import ConnectionLost
 from tests.engine.support import fill, rig
 from tests.redis_support import PrivateRedis
 
@@ -72,6 +74,8 @@ async def test_a_number_no_submit_sm_can_carry_is_final_and_blocks_nothing(store
     async with rig(store, quiet_sim()) as r:
         bad = OutboundMessage(ref="bad", to="+3160000000712345678901", text="Free Ali")  # 22 digits
         await store.queues.push(Lane.BULK, bad)
+        long = OutboundMessage(ref="long", to=bad.to, text="Urgent Action " * 30)  # 3 parts
+        await store.queues.push(Lane.BULK, long)
         await r.push(20)
         await r.wait_delivered(20, timeout=10)
         with trio.fail_after(5):
@@ -80,8 +84,9 @@ async def test_a_number_no_submit_sm_can_carry_is_final_and_blocks_nothing(store
         rejected = r.metrics.registry.get_sample_value(
             "ja_outbox_messages_total", {"lane": "bulk", "result": "rejected"}
         )
-        assert rejected == 1
+        assert rejected == 2
         assert await store.deliveries.status("ref:bad") == ("rejected", "")
+        assert await store.deliveries.status("ref:long") == ("rejected", "")
         assert r.engine.binds[0].reserved == 0  # its window slot was given back
 
 
@@ -158,11 +163,50 @@ async def test_a_bind_that_is_unbinding_takes_no_submit(store: Store) -> None:
     (and the outbox queues the message again) instead of failing in the session."""
     async with rig(store, quiet_sim()) as r:
         bind = r.engine.binds[0]
-        assert bind.conn is not None
-        bind.take(1, trio.current_time())
-        bind.conn.session._set_state(SessionState.UNBINDING)
-        with pytest.raises(ConnectionLost):
-            bind.submit([SubmitSM(destination_addr="31600000001")], [lambda outcome: None])
+        conn = bind.conn
+        assert conn is not None
+        now = trio.current_time()
+        bind.take(1, now)
+        conn.session._set_state(SessionState.UNBINDING)
+        pdu = SubmitSM(destination_addr="31600000001")
+        body = encode_pdu(pdu, 1)[HEADER_SIZE:]
+        with pytest.raises(NotSent):
+            bind.submit([pdu], [lambda outcome: None], now, [body], conn)
         assert bind.reserved == 1  # still reserved: the outbox gives the slot back
-        bind.release(1)
+        bind.release(1, conn)
         assert bind.reserved == 0
+
+
+async def test_reservations_belong_to_their_connection(store: Store) -> None:
+    """A batch admitted before a reconnect neither sends on the new connection nor gives back
+    slots the new connection's own batches reserved."""
+    async with rig(store, quiet_sim()) as r:
+        bind = r.engine.binds[0]
+        old = bind.conn
+        assert old is not None
+        now = trio.current_time()
+        bind.take(2, now)
+        await old.aclose()  # the bind reconnects
+        with trio.fail_after(5):
+            while bind.conn is None or bind.conn is old or not bind.is_up():
+                await trio.sleep(0.01)
+        bind.take(3, trio.current_time())
+        pdu = SubmitSM(destination_addr="31600000001")
+        body = encode_pdu(pdu, 1)[HEADER_SIZE:]
+        with pytest.raises(NotSent):
+            bind.submit([pdu], [lambda outcome: None], now, [body], old)
+        bind.release(2, old)
+        assert bind.reserved == 3
+
+
+async def test_a_full_window_sends_nothing(store: Store) -> None:
+    """An enquire_link (or anything else) took the slot a message had reserved."""
+    async with rig(store, quiet_sim(), window=1) as r:
+        bind = r.engine.binds[0]
+        conn = bind.conn
+        assert conn is not None
+        conn.session._pending[999] = (SubmitSM(), 0.0, 0x80000004)  # the slot is taken
+        pdus = [SubmitSM(destination_addr="31600000001")]
+        with pytest.raises(NotSent, match="window"):
+            bind.submit(pdus, [lambda o: None], 0.0, [encode_pdu(pdus[0], 1)[16:]], conn)
+        del conn.session._pending[999]

@@ -6,13 +6,19 @@ from __future__ import annotations
 import pytest
 import trio
 
-from counters import Lane, Store
+from counters import Lane, OutboundMessage, Store
+from counters.records import encode
 from engine.app import open_engine
 from engine.metrics import Metrics
 from smpp.simulator.server import open_simulator
 from tests.engine.support import Rig, engine_config
 from tests.engine.test_outbound import quiet_sim
 from tests.redis_support import free_port
+
+
+def message_for(n: int) -> OutboundMessage:
+    return OutboundMessage(ref=f"m{n}", to=f"+{31600000000 + n}", text=f"msg {n}")
+
 
 OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = 1.2\n'
 
@@ -104,3 +110,72 @@ async def test_an_engine_without_a_bind_up_leaves_the_queue_to_the_others(store:
             async with open_engine(up, metrics=Metrics(), store=store):
                 await rig.wait_delivered(55, timeout=5)
         assert rig.received(0, 55) == [1] * 55
+
+
+async def test_entries_taken_over_while_queued_are_not_sent_twice(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another consumer took entries over (this engine looked dead): at its next hold this
+    engine drops them from its queue instead of sending what the other now owns."""
+    monkeypatch.setattr("engine.outbox.READ_AHEAD", 4.0)
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        config = engine_config(
+            port, store.keys.namespace, rate=10.0, burst=1, response_timeout=0.5,
+            extra=OUTBOX.format(name="slow"),
+        )  # fmt: skip
+        async with open_engine(config, metrics=Metrics(), store=store) as slow:
+            rig = Rig(sim, slow, store, Metrics())
+            await rig.push(30)
+            with trio.fail_after(5):
+                while slow.outbox.backlog_size() < 25:  # read, waiting for tokens
+                    await trio.sleep(0.01)
+            waiting = list(slow.outbox.queues["sim"].bulk)[-10:]  # the last to go out
+            ids = [item.entry_id for item in waiting]
+            key = store.keys.lane(Lane.BULK)
+            steal = "return redis.call('XCLAIM', KEYS[1], 'senders', 'thief', 0, unpack(ARGV))"
+            await store.batcher.execute(("EVAL", steal, 1, key, *ids))
+
+            async def thief_is_alive() -> None:  # ... and keeps what it took
+                while True:
+                    await store.queues.hold(Lane.BULK, "thief", ids)
+                    await trio.sleep(0.2)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(thief_is_alive)
+                with trio.fail_after(5):
+                    while any(entry_id in slow.outbox.held for entry_id in ids):
+                        await trio.sleep(0.05)
+                await rig.wait_delivered(20, timeout=5)
+                await trio.sleep(0.5)
+                nursery.cancel_scope.cancel()
+        taken = {int(item.message.ref[1:]) for item in waiting}
+        assert all(rig.received(n, 1) == [0] for n in taken)  # "slow" sent none of them
+        assert sum(rig.received(0, 30)) == 20
+
+
+async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
+    """Redis handed entries to this engine's consumer but the reply never came back (a
+    timeout): after the failure the reader reads its own pending entries again."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        config = engine_config(
+            port, store.keys.namespace, response_timeout=0.5, extra=OUTBOX.format(name="e1")
+        )
+        async with open_engine(config, metrics=Metrics(), store=store) as engine:
+            rig = Rig(sim, engine, store, Metrics())
+            # Queue 5 and read them as "e1" at once, so the engine's own reads cannot come
+            # in between: Redis holds them pending to "e1", the engine never saw them.
+            lost_read = """
+            for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'e', ARGV[i]) end
+            redis.call('XREADGROUP', 'GROUP', 'senders', 'e1', 'COUNT', #ARGV,
+                       'STREAMS', KEYS[1], '>')
+            """
+            key = store.keys.lane(Lane.BULK)
+            payloads = [encode(message_for(n)) for n in range(5)]
+            await store.batcher.execute(("EVAL", lost_read, 1, key, *payloads))
+            await trio.sleep(0.3)
+            assert rig.received(0, 5) == [0] * 5  # pending to "e1", unknown to the engine
+            engine.outbox._lost_reads = True  # what a failed read sets
+            await rig.wait_delivered(5, timeout=5)
+        assert rig.received(0, 5) == [1] * 5
