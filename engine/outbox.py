@@ -523,6 +523,7 @@ class Outbox:
                 await self._hold_backlog()
                 await self._recover(min_idle=self.reclaim_idle, own_only=False)
             except StoreUnavailable:
+                self._lost_reads = True  # entries claimed before the failure are ours now
                 self.metrics.child("store_errors", "outbox_reclaim").inc()
 
     async def _hold_backlog(self) -> None:
