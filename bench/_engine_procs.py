@@ -35,7 +35,7 @@ import redis
 
 from counters import Keys, Lane
 
-__all__ = ["EngineProcess", "ProcsRun", "engine_processes", "run_processes"]
+__all__ = ["EngineProcess", "ProcsRun", "engine_processes", "line_after", "run_processes"]
 
 _GROUP = "senders"
 _SENT = re.compile(r'^ja_outbox_messages_total\{[^}]*lane="bulk"[^}]*result="sent"[^}]*\} (\S+)$')
@@ -83,8 +83,9 @@ class EngineProcess:
         return buckets
 
 
-def _metrics_line(stdout: IO[str], deadline: float) -> str | None:
-    """The URL from the ``metrics on URL`` line ``ja-engine run`` prints once it serves."""
+def line_after(stdout: IO[str], prefix: str, deadline: float) -> str | None:
+    """The rest of the first line a child prints that starts with ``prefix`` (None if it
+    ends first or ``deadline``, a ``time.monotonic()`` value, passes)."""
     with selectors.DefaultSelector() as selector:
         selector.register(stdout, selectors.EVENT_READ)
         while (left := deadline - time.monotonic()) > 0:
@@ -93,8 +94,8 @@ def _metrics_line(stdout: IO[str], deadline: float) -> str | None:
             line = stdout.readline()
             if not line:
                 return None  # the process ended
-            if line.startswith("metrics on "):
-                return line.removeprefix("metrics on ").strip()
+            if line.startswith(prefix):
+                return line.removeprefix(prefix).strip()
     return None
 
 
@@ -118,7 +119,7 @@ def engine_processes(
                     text=True,
                 )
                 assert process.stdout is not None
-                url = _metrics_line(process.stdout, time.monotonic() + timeout)
+                url = line_after(process.stdout, "metrics on ", time.monotonic() + timeout)
                 if url is None:
                     process.kill()
                     process.wait()

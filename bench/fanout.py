@@ -54,7 +54,6 @@ import json
 import math
 import os
 import pstats
-import selectors
 import signal
 import statistics
 import subprocess
@@ -71,7 +70,7 @@ from typing import Any
 import redis
 import trio
 
-from bench._engine_procs import run_processes, stage
+from bench._engine_procs import line_after, run_processes, stage
 from bench._peers import DEST_FIRST, SHORT_CODE, TEXT, missing
 from bench._report import OURS, Stats, format_table, ratios, summarise
 from counters import Keys, Lane, OutboundMessage
@@ -212,19 +211,11 @@ def simulator(config: Path, timeout: float = 20.0) -> Iterator[SimulatorProcess]
 
 
 def _listening(stdout: Any, timeout: float) -> tuple[str, int] | None:
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(stdout, selectors.EVENT_READ)
-        while (left := deadline - time.monotonic()) > 0:
-            if not selector.select(left):
-                continue
-            line = stdout.readline()
-            if not line:
-                return None  # the process ended
-            if line.startswith("listening on "):
-                host, _, port = line.removeprefix("listening on ").strip().rpartition(":")
-                return host, int(port)
-    return None
+    where = line_after(stdout, "listening on ", time.monotonic() + timeout)
+    if where is None:
+        return None
+    host, _, port = where.rpartition(":")
+    return host, int(port)
 
 
 # --- Redis ------------------------------------------------------------------------------------

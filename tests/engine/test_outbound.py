@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -15,6 +16,7 @@ from smpp.pdu import SubmitSM
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from smpp.state import SessionState
+from smpp.transport import Outcome
 from tests.engine.support import fill, rig
 from tests.redis_support import PrivateRedis
 
@@ -158,6 +160,12 @@ async def _run_strict(store: Store, sim: SimulatorConfig) -> None:
         assert achieved >= 2000 * 0.95, f"{achieved:.0f} msg/s"
 
 
+def one_submit() -> tuple[list[SubmitSM], list[Callable[[Outcome], None]], list[bytes]]:
+    """(pdus, callbacks, bodies) of a one-part message, as the outbox hands them to a bind."""
+    pdu = SubmitSM(destination_addr="31600000001")
+    return [pdu], [lambda outcome: None], [encode_pdu(pdu, 1)[HEADER_SIZE:]]
+
+
 async def test_a_bind_that_is_unbinding_takes_no_submit(store: Store) -> None:
     """The carrier sent unbind while a batch waited for Redis: the submit finds the bind down
     (and the outbox queues the message again) instead of failing in the session."""
@@ -168,10 +176,9 @@ async def test_a_bind_that_is_unbinding_takes_no_submit(store: Store) -> None:
         now = trio.current_time()
         bind.take(1, now)
         conn.session._set_state(SessionState.UNBINDING)
-        pdu = SubmitSM(destination_addr="31600000001")
-        body = encode_pdu(pdu, 1)[HEADER_SIZE:]
+        pdus, done, bodies = one_submit()
         with pytest.raises(NotSent):
-            bind.submit([pdu], [lambda outcome: None], now, [body], conn)
+            bind.submit(pdus, done, now, bodies, conn)
         assert bind.reserved == 1  # still reserved: the outbox gives the slot back
         bind.release(1, conn)
         assert bind.reserved == 0
@@ -191,10 +198,9 @@ async def test_reservations_belong_to_their_connection(store: Store) -> None:
             while bind.conn is None or bind.conn is old or not bind.is_up():
                 await trio.sleep(0.01)
         bind.take(3, trio.current_time())
-        pdu = SubmitSM(destination_addr="31600000001")
-        body = encode_pdu(pdu, 1)[HEADER_SIZE:]
+        pdus, done, bodies = one_submit()
         with pytest.raises(NotSent):
-            bind.submit([pdu], [lambda outcome: None], now, [body], old)
+            bind.submit(pdus, done, now, bodies, old)
         bind.release(2, old)
         assert bind.reserved == 3
 
@@ -206,7 +212,7 @@ async def test_a_full_window_sends_nothing(store: Store) -> None:
         conn = bind.conn
         assert conn is not None
         conn.session._pending[999] = (SubmitSM(), 0.0, 0x80000004)  # the slot is taken
-        pdus = [SubmitSM(destination_addr="31600000001")]
+        pdus, done, bodies = one_submit()
         with pytest.raises(NotSent, match="window"):
-            bind.submit(pdus, [lambda o: None], 0.0, [encode_pdu(pdus[0], 1)[16:]], conn)
+            bind.submit(pdus, done, 0.0, bodies, conn)
         del conn.session._pending[999]

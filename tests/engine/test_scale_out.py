@@ -9,6 +9,7 @@ import trio
 from counters import Lane, OutboundMessage, Store
 from counters.records import encode
 from engine.app import open_engine
+from engine.config import Config
 from engine.metrics import Metrics
 from smpp.simulator.server import open_simulator
 from tests.engine.support import Rig, engine_config
@@ -23,6 +24,15 @@ def message_for(n: int) -> OutboundMessage:
 OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = 1.2\n'
 
 
+def named(port: int, store: Store, name: str, *, rate: float = 5000.0, burst: int = 50) -> Config:
+    """An engine called ``name`` (its consumer name) on the test's namespace, taking over
+    other engines' entries idle for 1.2 s."""
+    return engine_config(
+        port, store.keys.namespace, rate=rate, burst=burst, response_timeout=0.5,
+        extra=OUTBOX.format(name=name),
+    )  # fmt: skip
+
+
 async def test_a_live_engines_slow_backlog_is_not_taken_over(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -33,13 +43,8 @@ async def test_a_live_engines_slow_backlog_is_not_taken_over(
     monkeypatch.setattr("engine.outbox.READ_AHEAD", 4.0)  # 100 messages: all 40 at once
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
-        slow_config = engine_config(
-            port, store.keys.namespace, rate=25.0, burst=1, response_timeout=0.5,
-            extra=OUTBOX.format(name="slow"),
-        )  # fmt: skip
-        fast_config = engine_config(
-            port, store.keys.namespace, response_timeout=0.5, extra=OUTBOX.format(name="fast")
-        )
+        slow_config = named(port, store, "slow", rate=25.0, burst=1)
+        fast_config = named(port, store, "fast")
         async with open_engine(slow_config, metrics=Metrics(), store=store) as slow:
             rig = Rig(sim, slow, store, Metrics())
             await rig.push(40)
@@ -64,13 +69,7 @@ async def test_engines_share_a_slow_carriers_queue(store: Store) -> None:
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
         metrics = {name: Metrics() for name in ("a", "b")}
-        configs = {
-            name: engine_config(
-                port, store.keys.namespace, rate=50.0, burst=1, response_timeout=0.5,
-                extra=OUTBOX.format(name=name),
-            )
-            for name in metrics
-        }  # fmt: skip
+        configs = {name: named(port, store, name, rate=50.0, burst=1) for name in metrics}
         async with open_engine(configs["a"], metrics=metrics["a"], store=store) as a:
             rig = Rig(sim, a, store, metrics["a"])
             await rig.push(100)
@@ -93,13 +92,8 @@ async def test_an_engine_without_a_bind_up_leaves_the_queue_to_the_others(store:
     once (instead of after ``reclaim_idle``, or never with one engine)."""
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
-        down = engine_config(
-            free_port(), store.keys.namespace, response_timeout=0.5,
-            extra=OUTBOX.format(name="down"),
-        )  # fmt: skip
-        up = engine_config(
-            port, store.keys.namespace, response_timeout=0.5, extra=OUTBOX.format(name="up")
-        )
+        down = named(free_port(), store, "down")
+        up = named(port, store, "up")
         async with open_engine(down, metrics=Metrics(), store=store) as lonely:
             rig = Rig(sim, lonely, store, Metrics())
             await rig.push(50, lane=Lane.BULK)
@@ -120,10 +114,7 @@ async def test_entries_taken_over_while_queued_are_not_sent_twice(
     monkeypatch.setattr("engine.outbox.READ_AHEAD", 4.0)
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
-        config = engine_config(
-            port, store.keys.namespace, rate=10.0, burst=1, response_timeout=0.5,
-            extra=OUTBOX.format(name="slow"),
-        )  # fmt: skip
+        config = named(port, store, "slow", rate=10.0, burst=1)
         async with open_engine(config, metrics=Metrics(), store=store) as slow:
             rig = Rig(sim, slow, store, Metrics())
             await rig.push(30)
@@ -159,9 +150,7 @@ async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
     timeout): after the failure the reader reads its own pending entries again."""
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
-        config = engine_config(
-            port, store.keys.namespace, response_timeout=0.5, extra=OUTBOX.format(name="e1")
-        )
+        config = named(port, store, "e1")
         async with open_engine(config, metrics=Metrics(), store=store) as engine:
             rig = Rig(sim, engine, store, Metrics())
             # Queue 5 and read them as "e1" at once, so the engine's own reads cannot come
