@@ -17,8 +17,10 @@ Theory of operation.
   Outcome unknown (bind dropped, no response): the lane's policy decides; resends are counted
   as possible duplicates.
 * ``engine.writeback.WriteBack`` writes settled messages back to Redis in batches; the
-  **scheduler** promotes due retries and thank-yous; the **reclaimer** takes over what a dead
-  consumer left pending.
+  **scheduler** promotes due retries and thank-yous; the **reclaimer** keeps the entries this
+  engine holds from looking abandoned (``_hold_backlog``) and takes over what other, dead,
+  engines left pending (never this engine's own). Entries this engine read but lost track of
+  (a read whose reply never came) are read again from its own pending list.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ READ_BATCH = 256
 READ_AHEAD = 0.5
 """Seconds of sending the outbox reads ahead (see ``Outbox.read_ahead``)."""
 READ_AHEAD_FLOOR = 16
+"""Messages read ahead even when the binds are slow (a read is one Redis round trip)."""
 YIELD_EVERY = 32
 """Submits a sender puts on the wire between two checkpoints."""
 SENDS_IN_FLIGHT = 8
