@@ -67,7 +67,7 @@ READ_AHEAD = 0.5
 """Seconds of sending the outbox reads ahead (see ``Outbox.read_ahead``)."""
 READ_AHEAD_FLOOR = 16
 """Messages read ahead even when the binds are slow (a read is one Redis round trip)."""
-YIELD_EVERY = 32
+YIELD_EVERY = 64
 """Submits a sender puts on the wire between two checkpoints."""
 SENDS_IN_FLIGHT = 8
 
