@@ -31,7 +31,10 @@ class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         socket_timeout: seconds before a silent Redis counts as unavailable.
         connect_timeout: seconds to wait for a connection.
         max_batch: most operations sent in one batch.
-        runners: batches in flight at once (each on its own connection).
+        runners: batches in flight at once (each on its own connection and worker thread).
+            One is the default: a second worker thread fights the event loop for the GIL,
+            and one engine process sent 6-45% more with one than with two (interleaved
+            runs, ``bench.fanout``'s set-up), while batches simply grow.
         data_dir: the embedded server's data directory (default: under XDG_DATA_HOME).
         appendfsync: the embedded server's AOF policy: ``everysec`` (lose at most about a
             second on power loss) or ``always`` (fsync before every reply; slower).
@@ -44,7 +47,7 @@ class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     socket_timeout: float = 1.0
     connect_timeout: float = 1.0
     max_batch: int = 1000
-    runners: int = 2
+    runners: int = 1
     data_dir: str = ""
     appendfsync: str = "everysec"
     forget_secret: str = ""
