@@ -145,8 +145,16 @@ class Queues:
 
     async def schedule(self, lane: Lane, message: OutboundMessage, due: float) -> None:
         """Hold a message until ``due`` (Unix seconds); ``message.ref`` keeps members unique."""
-        member = lane.value.encode() + b"|" + encode(message)
-        await self._run("ZADD", self._keys.queue_delayed, int(due * 1000), member)
+        await self.schedule_many([(lane, message, due)])
+
+    async def schedule_many(self, items: Sequence[tuple[Lane, OutboundMessage, float]]) -> None:
+        """``schedule`` for many messages in one command."""
+        if not items:
+            return
+        args: list[int | bytes] = []
+        for lane, message, due in items:
+            args += (int(due * 1000), lane.value.encode() + b"|" + encode(message))
+        await self._run("ZADD", self._keys.queue_delayed, *args)
 
     async def promote(self, now: float | None = None, *, limit: int = 1000) -> int:
         """Move up to ``limit`` due messages into their lanes; returns how many moved."""

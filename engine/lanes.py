@@ -98,6 +98,13 @@ class CarrierQueue:
         if self.lot:
             self.lot.unpark_all()
 
+    def drain(self) -> list[InFlight]:
+        """Everything queued (transactional first); the queue is left empty."""
+        items = [*self.tx, *self.bulk]
+        self.tx.clear()
+        self.bulk.clear()
+        return items
+
     def drop(self, entry_ids: set[str]) -> None:
         """Forget queued messages whose entries another engine took over."""
         self.tx = deque(i for i in self.tx if i.entry_id not in entry_ids)

@@ -67,6 +67,8 @@ READ_AHEAD = 0.5
 """Seconds of sending the outbox reads ahead (see ``Outbox.read_ahead``)."""
 READ_AHEAD_FLOOR = 16
 """Messages read ahead even when the binds are slow (a read is one Redis round trip)."""
+PARK_FOR = 5.0
+"""Seconds a down carrier's messages wait in Redis when memory is full (see ``_park_stuck``)."""
 YIELD_EVERY = 64
 """Submits a sender puts on the wire between two checkpoints."""
 SENDS_IN_FLIGHT = 8
@@ -153,8 +155,9 @@ class Outbox:
 
     def _room(self) -> tuple[int, int]:
         """(transactional, bulk) messages to read now. Nothing while no bind can send (the
-        lanes keep them, and other engines may send them); a carrier whose binds are all down
-        holds at most ``backlog`` in memory, and the others' backlog stays at ``read_ahead``."""
+        lanes keep them, and other engines may send them); the carriers that are up keep about
+        ``read_ahead`` waiting, and all of them together at most ``backlog`` (past which
+        ``_park_stuck`` sends the messages of carriers that are down back to Redis)."""
         rate = self.sending_rate()
         if rate <= 0:
             return 0, 0
@@ -170,11 +173,29 @@ class Outbox:
         bulk = min(ahead - sum(len(q) for q in able), self.backlog - total)
         return max(0, tx), max(0, min(bulk, READ_BATCH))
 
+    def _park_stuck(self) -> None:
+        """Memory for waiting messages is full: messages of carriers whose binds are all down
+        go back to Redis (the delayed schedule, ``PARK_FOR`` seconds) so that reading goes on
+        past them for the carriers that are up. A lane is one queue for every carrier; without
+        this, a long appeal for a carrier that is down would stop all the others."""
+        if self.backlog_size() < self.backlog:
+            return
+        due = time.time() + PARK_FOR
+        for name, queue in self.queues.items():
+            if not len(queue) or any(b.can_send and b.is_up() for b in self.pools[name].binds):
+                continue
+            items = queue.drain()
+            for item in items:
+                self.writeback.park(item, due)
+            log.warning("carrier %s is down: %d waiting messages go back to Redis for %g s",
+                        name, len(items), PARK_FOR)  # fmt: skip
+
     # --- reading -----------------------------------------------------------------------------
 
     async def _reader(self) -> None:
         idle = 0.001
         while True:
+            self._park_stuck()
             tx, bulk = self._room()
             got = 0
             try:

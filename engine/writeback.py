@@ -42,7 +42,8 @@ class WriteBack:
         """Called with the entry ids Redis confirmed acknowledged and deleted."""
         self._finished: list[tuple[InFlight, str]] = []
         self._sent: list[tuple[str, SentRecord]] = []
-        self._retries: list[tuple[InFlight, float]] = []
+        self._retries: list[tuple[InFlight, float, str]] = []
+        """(message, when it is due again, "retry" or "parked")"""
         self._lot = trio.lowlevel.ParkingLot()
         self._flushed = trio.lowlevel.ParkingLot()
         self._writing = False
@@ -60,7 +61,13 @@ class WriteBack:
 
     def retry(self, item: InFlight, due: float) -> None:
         """Send the message again at ``due`` (Unix seconds), through the delayed schedule."""
-        self._retries.append((item, due))
+        self._retries.append((item, due, "retry"))
+        self._lot.unpark()
+
+    def park(self, item: InFlight, due: float) -> None:
+        """Put the message back, as it is, into the delayed schedule until ``due``: its
+        carrier is down and the engine's memory for waiting messages is full."""
+        self._retries.append((item, due, "parked"))
         self._lot.unpark()
 
     async def flush(self) -> None:
@@ -92,16 +99,24 @@ class WriteBack:
         self,
         finished: list[tuple[InFlight, str]],
         sent: list[tuple[str, SentRecord]],
-        retries: list[tuple[InFlight, float]],
+        retries: list[tuple[InFlight, float, str]],
     ) -> None:
         if sent:
             await self.store.deliveries.record_sent(sent)
             sent.clear()
-        while retries:
-            item, due = retries[0]
-            await self.store.queues.schedule(item.lane, _next_attempt(item.message), due)
-            retries.pop(0)
-            finished.append((item, "retry"))
+        if retries:
+            await self.store.queues.schedule_many(
+                [
+                    (
+                        item.lane,
+                        _next_attempt(item.message) if why == "retry" else item.message,
+                        due,
+                    )
+                    for item, due, why in retries
+                ]
+            )
+            finished += [(item, why) for item, _, why in retries]
+            retries.clear()
         by_lane: dict[Lane, list[str]] = {lane: [] for lane in Lane}
         for item, _ in finished:
             by_lane[item.lane].append(item.entry_id)

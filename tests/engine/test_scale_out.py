@@ -9,7 +9,7 @@ import trio
 from counters import Lane, OutboundMessage, Store
 from counters.records import encode
 from engine.app import open_engine
-from engine.config import Config
+from engine.config import Config, parse_config
 from engine.metrics import Metrics
 from smpp.simulator.server import open_simulator
 from tests.engine.support import Rig, engine_config
@@ -168,3 +168,53 @@ async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
             engine.outbox._lost_reads = True  # what a failed read sets
             await rig.wait_delivered(5, timeout=5)
         assert rig.received(0, 5) == [1] * 5
+
+
+TWO_CARRIERS = """
+short_code = "4777"
+[redis]
+namespace = "{namespace}"
+[outbox]
+consumer = "two"
+[carriers.up]
+prefixes = ["+3160"]
+[[carriers.up.binds]]
+name = "up-1"
+port = {port}
+system_id = "ja"
+password = "pw"
+[carriers.down]
+prefixes = ["+3162"]
+[[carriers.down.binds]]
+name = "down-1"
+port = {closed}
+system_id = "ja"
+password = "pw"
+reconnect_initial = 0.05
+reconnect_max = 0.5
+"""
+
+
+async def test_a_carrier_that_is_down_does_not_stop_the_others(store: Store) -> None:
+    """Three hundred messages for a carrier that is down, then fifty for one that is up, with
+    room in memory for a hundred: the down carrier's messages go back to Redis (the delayed
+    schedule) so that reading goes on, and the carrier that is up gets all of its own."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        text = TWO_CARRIERS.format(namespace=store.keys.namespace, port=port, closed=free_port())
+        async with open_engine(parse_config(text), metrics=Metrics(), store=store) as engine:
+            engine.outbox.backlog = 100  # a small memory bound, so the lane must hold the rest
+            for n in range(300):  # 300 for the carrier that is down, then 50 for the other
+                await store.queues.push(Lane.BULK, OutboundMessage(
+                    ref=f"d{n}", to=f"+3162{n:07d}", text="appeal"))  # fmt: skip
+            for n in range(50):
+                await store.queues.push(Lane.BULK, message_for(n))  # +3160...: carrier "up"
+            with trio.fail_after(10):
+                while sim.ledger.count() < 50:
+                    await trio.sleep(0.02)
+            assert len(engine.outbox.queues["down"]) <= 100
+            await engine.outbox.flush()
+            waiting = await store.queues.length(Lane.BULK) + await store.queues.scheduled()
+            assert waiting >= 300  # nothing lost: in the lane, or parked in the schedule
+            assert await store.queues.scheduled() > 0  # some were parked to read past them
+        assert sim.ledger.count() == 50
