@@ -35,7 +35,14 @@ import redis
 
 from counters import Keys, Lane
 
-__all__ = ["EngineProcess", "ProcsRun", "engine_processes", "line_after", "run_processes"]
+__all__ = [
+    "EngineProcess",
+    "ProcsRun",
+    "engine_processes",
+    "line_after",
+    "process_cpu_seconds",
+    "run_processes",
+]
 
 _GROUP = "senders"
 _SENT = re.compile(r'^ja_outbox_messages_total\{[^}]*lane="bulk"[^}]*result="sent"[^}]*\} (\S+)$')
@@ -51,13 +58,7 @@ class EngineProcess:
     binds: int
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the process so far (Linux /proc; 0 elsewhere)."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        except OSError:  # pragma: no cover - not Linux
-            return 0.0
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def scrape(self) -> list[str]:
         with urllib.request.urlopen(self.metrics_url, timeout=5.0) as response:
@@ -81,6 +82,16 @@ class EngineProcess:
             if le is not None:
                 buckets[float(le["le"])] = float(m["n"])
         return buckets
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # pragma: no cover - not Linux
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def line_after(stdout: IO[str], prefix: str, deadline: float) -> str | None:
@@ -152,8 +163,9 @@ class ProcsRun:
     count), ascending."""
 
 
-def stage(client: redis.Redis, keys: Keys) -> str:
-    """The staging stream's key (in the lane's hash slot) with the consumer group on it."""
+def stage(keys: Keys) -> str:
+    """The staging stream's key, in the bulk lane's hash slot (``run_processes`` gives it the
+    consumer group and renames it onto the lane)."""
     return keys.lane(Lane.BULK) + ":staging"
 
 
@@ -167,7 +179,7 @@ def run_processes(
     carrier: str = "sim",
 ) -> ProcsRun:
     """Release ``count`` staged messages to engines started from ``configs``; time them."""
-    staging = stage(client, keys)
+    staging = stage(keys)
     client.xgroup_create(staging, _GROUP, id="0", mkstream=True)
     lane = keys.lane(Lane.BULK)
     with engine_processes(configs) as engines:

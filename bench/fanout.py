@@ -70,7 +70,7 @@ from typing import Any
 import redis
 import trio
 
-from bench._engine_procs import line_after, run_processes, stage
+from bench._engine_procs import line_after, process_cpu_seconds, run_processes, stage
 from bench._peers import DEST_FIRST, SHORT_CODE, TEXT, missing
 from bench._report import OURS, Stats, format_table, ratios, summarise
 from counters import Keys, Lane, OutboundMessage
@@ -172,12 +172,7 @@ class SimulatorProcess:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """User + system CPU the simulator has used so far (Linux /proc; 0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # pragma: no cover - not Linux
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
 
 @contextmanager
@@ -375,7 +370,7 @@ def run_engines(
     keys = Keys(f"bench{uuid.uuid4().hex[:12]}")
     count = count or sizes.messages
     try:
-        fill_bulk(client, keys, count, stream=stage(client, keys))
+        fill_bulk(client, keys, count, stream=stage(keys))
         with simulator(sim_config) as sim:
             share = [list(range(1 + p, sizes.binds + 1, processes)) for p in range(processes)]
             configs = [

@@ -17,7 +17,7 @@ Redis has it and a carrier's redelivery is recognised.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -139,51 +139,59 @@ class Deliveries:
         """Map carrier message ids (normalised) to what was sent, for a week: one HSET into
         the day's hash (a key per id with its own expiry cost Redis 5 us a message, this
         0.7), which expires whole 8 days after its last write."""
-        if not records:
-            return
-        key = self._keys.sent_day(_day(now))
         fields: list[str | bytes] = []
         for message_id, record in records:
             fields += (message_id, _encoder.encode(record))
-        await self._run_many([("HSET", key, *fields), ("EXPIRE", key, KEEP)])
+        await self._put_today(self._keys.sent_day, fields, now)
 
     async def find_sent(
         self, candidates: Sequence[str], *, now: float | None = None
     ) -> tuple[str, SentRecord] | None:
         """The first of the candidate ids (normalised spellings) that maps to a message, in
         the days the records are kept (newest first)."""
-        if not candidates:
-            return None
-        days = _days(now)
-        for chunk in (days[:2], days[2:]):  # receipts mostly come the same day or the next
-            replies = await self._run_many(
-                [("HMGET", self._keys.sent_day(day), *candidates) for day in chunk]
-            )
-            for reply in replies:
-                for candidate, raw in zip(candidates, reply, strict=True):
-                    if raw is not None:
-                        return candidate, _sent.decode(raw)
+        values = await self._newest(self._keys.sent_day, candidates, now)
+        for candidate, raw in zip(candidates, values, strict=False):
+            if raw is not None:
+                return candidate, _sent.decode(raw)
         return None
 
     async def record_status(
         self, message_id: str, status: str, error: str = "", *, now: float | None = None
     ) -> None:
         """Store a receipt's (or a final submit's) outcome for the message, for a week."""
-        key = self._keys.status_day(_day(now))
-        await self._run_many(
-            [("HSET", key, message_id, f"{status}|{error}"), ("EXPIRE", key, KEEP)]
-        )
+        await self._put_today(self._keys.status_day, [message_id, f"{status}|{error}"], now)
 
     async def status(self, message_id: str, *, now: float | None = None) -> tuple[str, str] | None:
         """The latest status stored for the message (newest day first)."""
-        replies = await self._run_many(
-            [("HGET", self._keys.status_day(day), message_id) for day in _days(now)]
-        )
-        for raw in replies:
+        for raw in await self._newest(self._keys.status_day, [message_id], now):
             if raw is not None:
                 status, _, error = raw.decode().partition("|")
                 return status, error
         return None
+
+    async def _put_today(
+        self, key_of: Callable[[str], str], fields: Sequence[str | bytes], now: float | None
+    ) -> None:
+        """HSET ``fields`` (name, value, ...) into today's hash of ``key_of``, kept ``KEEP``."""
+        if not fields:
+            return
+        key = key_of(_day(now))
+        await self._run_many([("HSET", key, *fields), ("EXPIRE", key, KEEP)])
+
+    async def _newest(
+        self, key_of: Callable[[str], str], fields: Sequence[str], now: float | None
+    ) -> list[bytes | None]:
+        """The values of ``fields`` in the newest day's hash of ``key_of`` that holds any of
+        them ([] when none does)."""
+        if not fields:
+            return []
+        days = _days(now)
+        for chunk in (days[:2], days[2:]):  # receipts mostly come the same day or the next
+            replies = await self._run_many([("HMGET", key_of(day), *fields) for day in chunk])
+            for values in replies:
+                if any(value is not None for value in values):
+                    return list(values)
+        return []
 
     async def mark_undeliverable(self, number: str, reason: str) -> None:
         """A permanent failure (number gone, barred): keep it so fan-out can skip the number."""

@@ -112,12 +112,13 @@ class CarrierBind:
             return 0
         return conn.session.window - conn.session.in_flight - self.reserved
 
-    def _sendable(self) -> bool:
+    def sendable(self) -> bool:
+        """Up, bound and allowed to submit (not a receiver, not stopping)."""
         return self.can_send and not self._stopping and self.is_up()
 
     def room(self, now: float) -> int:
         """PDUs this bind could take now: free window and rate permitting (0 while down)."""
-        if not self._sendable():
+        if not self.sendable():
             return 0
         return min(self.free_window(), self.rate.available(now))
 
@@ -148,7 +149,7 @@ class CarrierBind:
 
     def admit_delay(self, parts: int, now: float) -> float | None:
         """Seconds until ``parts`` PDUs could go (0: now); None while down or the window is full."""
-        if not self._sendable() or self.free_window() < parts:
+        if not self.sendable() or self.free_window() < parts:
             return None
         return self.rate.delay(now, parts)
 

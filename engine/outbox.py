@@ -43,14 +43,14 @@ from counters import (
     StoreUnavailable,
 )
 from engine.bind import THROTTLE_STATUSES, NotSent
-from engine.config import Config
+from engine.config import BindConfig, Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.metrics import Metrics
 from engine.pool import CarrierPool
 from engine.routing import Routing, smpp_destination
 from engine.writeback import WriteBack
-from smpp.codec import encode_pdu
-from smpp.constants import HEADER_SIZE, EsmClass, RegisteredDelivery, status_name
+from smpp.codec import encode_body
+from smpp.constants import EsmClass, RegisteredDelivery, status_name
 from smpp.errors import LocalProtocolError
 from smpp.pdu import SubmitSM, SubmitSMResp
 from smpp.receipt import normalise_message_id
@@ -136,18 +136,13 @@ class Outbox:
 
     def sending_rate(self) -> float:
         """PDUs per second the binds that are up may send now, all carriers together."""
-        return sum(
-            bind.rate.current
-            for pool in self.pools.values()
-            for bind in pool.binds
-            if bind.can_send and bind.is_up()
-        )
+        return sum(bind.rate.current for pool in self.pools.values() for bind in pool.sending())
 
-    def read_ahead(self, rate: float | None = None) -> int:
-        """How many messages to keep in memory: about ``READ_AHEAD`` seconds of what the binds
-        that are up may send now, between ``READ_AHEAD_FLOOR`` and ``backlog``. Work read here
-        waits here: read more and another engine with free binds would sit idle."""
-        rate = self.sending_rate() if rate is None else rate
+    def read_ahead(self, rate: float) -> int:
+        """How many messages to keep in memory: about ``READ_AHEAD`` seconds of ``rate`` (what
+        the binds that are up may send now), between ``READ_AHEAD_FLOOR`` and ``backlog``.
+        Work read here waits here: read more and another engine with free binds would sit
+        idle."""
         return max(READ_AHEAD_FLOOR, min(self.backlog, int(rate * READ_AHEAD)))
 
     def backlog_size(self) -> int:
@@ -162,11 +157,7 @@ class Outbox:
         if rate <= 0:
             return 0, 0
         ahead = self.read_ahead(rate)
-        able = [
-            q
-            for name, q in self.queues.items()
-            if any(b.can_send and b.is_up() for b in self.pools[name].binds)
-        ]
+        able = [q for name, q in self.queues.items() if self.pools[name].sending()]
         total = self.backlog_size()
         tx_waiting = sum(len(q.tx) for q in able)
         tx = min(READ_BATCH, self.backlog - total) if tx_waiting < ahead else 0
@@ -182,7 +173,7 @@ class Outbox:
             return
         due = time.time() + PARK_FOR
         for name, queue in self.queues.items():
-            if not len(queue) or any(b.can_send and b.is_up() for b in self.pools[name].binds):
+            if not len(queue) or self.pools[name].sending():
                 continue
             items = queue.drain()
             for item in items:
@@ -381,23 +372,21 @@ class Outbox:
             if template is None:
                 if len(self._templates) >= 4096:
                     self._templates.clear()
-                template = self._templates[key] = SubmitTemplate(
-                    self._submit(cfg.source_ton, cfg.source_npi, ton, npi, destination, 0,
-                                 item.data_coding, item.short_messages[0])
-                )  # fmt: skip
+                pdu = self._submit(
+                    cfg, ton, npi, destination, 0, item.data_coding, item.short_messages[0]
+                )
+                template = self._templates[key] = SubmitTemplate(pdu)
             pdu, body = template.build(ton, npi, destination)
             return [pdu], [body]
         pdus = [
-            self._submit(cfg.source_ton, cfg.source_npi, ton, npi, destination, esm,
-                         item.data_coding, short_message)
+            self._submit(cfg, ton, npi, destination, esm, item.data_coding, short_message)
             for short_message in item.short_messages
-        ]  # fmt: skip
-        return pdus, [encode_pdu(pdu, 1)[HEADER_SIZE:] for pdu in pdus]
+        ]
+        return pdus, [encode_body(pdu) for pdu in pdus]
 
     def _submit(
         self,
-        source_ton: int,
-        source_npi: int,
+        bind: BindConfig,
         ton: int,
         npi: int,
         destination: str,
@@ -406,8 +395,8 @@ class Outbox:
         short_message: bytes,
     ) -> SubmitSM:
         return SubmitSM(
-            source_addr_ton=source_ton,
-            source_addr_npi=source_npi,
+            source_addr_ton=bind.source_ton,
+            source_addr_npi=bind.source_npi,
             source_addr=self.config.short_code,
             dest_addr_ton=ton,
             dest_addr_npi=npi,

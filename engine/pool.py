@@ -38,6 +38,10 @@ class CarrierPool:
     def senders(self) -> list[CarrierBind]:
         return [bind for bind in self.binds if bind.can_send]
 
+    def sending(self) -> list[CarrierBind]:
+        """The binds that can take a submit now (up, bound, not stopping)."""
+        return [bind for bind in self.binds if bind.sendable()]
+
     def admit(self, parts: list[int], now: float) -> tuple[list[CarrierBind], float]:
         """Binds for a run of messages (``parts`` PDUs each), in order, taking window room
         and tokens for each; the run stops at the first message no bind can take.

@@ -27,9 +27,19 @@ from smpp.constants import (
 from smpp.errors import LocalProtocolError, RemoteProtocolError, UnparsableBodyError
 from smpp.pdu import PDU_CLASSES, Pdu
 
-__all__ = ["Frame", "FrameReader", "decode_body", "decode_pdu", "encode_pdu"]
+__all__ = [
+    "HEADER",
+    "Frame",
+    "FrameReader",
+    "decode_body",
+    "decode_pdu",
+    "encode_body",
+    "encode_pdu",
+    "framed",
+]
 
-_HEADER: Final = struct.Struct(">IIII")
+HEADER: Final = struct.Struct(">IIII")
+"""command_length, command_id, command_status, sequence_number."""
 _LENGTH: Final = struct.Struct(">I")
 _DECODERS, _ENCODERS = compile_codecs()
 _CLASSES: Final[dict[int, type[Pdu]]] = {int(k): v for k, v in PDU_CLASSES.items()}
@@ -58,8 +68,26 @@ def encode_pdu(pdu: Pdu, sequence_number: int, command_status: int = 0) -> bytes
         body = b""
     else:
         body = _ENCODERS[cid](pdu)
+    return framed(body, cid, sequence_number, command_status)
+
+
+def encode_body(pdu: Pdu) -> bytes:
+    """The body of ``pdu``'s wire form, without the header (``framed`` adds it).
+
+    Raises:
+        LocalProtocolError: a field does not fit its wire type (too long, out of range).
+    """
+    return _ENCODERS[pdu.command_id](pdu)
+
+
+def framed(body: bytes, command_id: int, sequence_number: int, command_status: int = 0) -> bytes:
+    """``body`` under its 16-octet header.
+
+    Raises:
+        LocalProtocolError: a header field is out of range.
+    """
     try:
-        header = _HEADER.pack(HEADER_SIZE + len(body), cid, command_status, sequence_number)
+        header = HEADER.pack(HEADER_SIZE + len(body), command_id, command_status, sequence_number)
     except struct.error as exc:
         raise LocalProtocolError(f"header: {exc}") from exc
     return header + body
@@ -71,7 +99,7 @@ def decode_pdu(data: bytes) -> Frame:
     Raises:
         UnparsableBodyError: the body is not what the command_id requires.
     """
-    _, command_id, status, sequence = _HEADER.unpack_from(data, 0)
+    _, command_id, status, sequence = HEADER.unpack_from(data, 0)
     return Frame(command_id, status, sequence, decode_body(data, command_id, sequence))
 
 

@@ -13,13 +13,11 @@ never match sequence numbers themselves (style guide item 7).
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
 
-from smpp.codec import FrameReader, decode_body, encode_pdu
+from smpp.codec import HEADER, FrameReader, decode_body, encode_pdu, framed
 from smpp.constants import (
     DEFAULT_MAX_PDU_SIZE,
-    HEADER_SIZE,
     MAX_SEQUENCE,
     REQUESTS_WITHOUT_RESPONSE,
     RESPONSE_ID,
@@ -44,7 +42,6 @@ from smpp.state import ALLOWED, BIND_STATES, Role, SessionState
 __all__ = ["Session"]
 
 _RESPONSE_BIT = 0x80000000
-_HEADER = struct.Struct(">IIII")
 _BIND_RESPONSES: dict[int, SessionState] = {
     cid.response_id: state for cid, state in BIND_STATES.items()
 }
@@ -126,10 +123,7 @@ class Session:
         if expects_response and len(self._pending) >= self.window:
             raise LocalProtocolError(f"window full: {len(self._pending)} requests outstanding")
         seq = self._allocate_sequence()
-        if body is None:
-            data = encode_pdu(pdu, seq)
-        else:
-            data = _HEADER.pack(HEADER_SIZE + len(body), cid, 0, seq) + body
+        data = encode_pdu(pdu, seq) if body is None else framed(body, cid, seq)
         self.pdus_out[cid] += 1
         if expects_response:
             self._pending[seq] = (pdu, now, RESPONSE_ID[cid])
@@ -215,7 +209,7 @@ class Session:
                 self._set_state(SessionState.CLOSED)
                 return ConnectionClosed()
             return NEED_DATA
-        _, cid, status, seq = _HEADER.unpack_from(raw)
+        _, cid, status, seq = HEADER.unpack_from(raw)
         self.pdus_in[cid] += 1
         try:
             pdu = decode_body(raw, cid, seq)

@@ -3,7 +3,7 @@
 An appeal is one text to a million numbers: every submit_sm is the same but for the
 destination. ``SubmitTemplate`` encodes the rest once and splices the destination in, which
 is four times faster than encoding each PDU field by field (``../shared/reference/
-perf-ceilings.md``: 2.05M/s against 494k/s). The bytes are exactly what ``encode_pdu`` gives
+perf-ceilings.md``: 2.05M/s against 494k/s). The bytes are exactly what ``encode_body`` gives
 for the same fields (the tests check it), so the session can send them as that PDU's body.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
-from smpp.codec import encode_pdu
-from smpp.constants import HEADER_SIZE, CommandStatus
+from smpp.codec import encode_body
+from smpp.constants import CommandStatus
 from smpp.errors import LocalProtocolError
 from smpp.pdu import SubmitSM
 
@@ -31,7 +31,7 @@ class SubmitTemplate:
         self.pdu = msgspec.structs.replace(
             pdu, dest_addr_ton=0, dest_addr_npi=0, destination_addr=""
         )
-        body = encode_pdu(self.pdu, 1)[HEADER_SIZE:]
+        body = encode_body(self.pdu)
         # service_type, NUL, source TON, source NPI, source_addr, NUL: then the destination.
         at = len(pdu.service_type.encode("latin-1")) + 3 + len(pdu.source_addr.encode("latin-1"))
         at += 1

@@ -10,8 +10,7 @@ import trio
 
 from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
 from engine.bind import NotSent
-from smpp.codec import encode_pdu
-from smpp.constants import HEADER_SIZE
+from smpp.codec import encode_body
 from smpp.pdu import SubmitSM
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
@@ -163,7 +162,7 @@ async def _run_strict(store: Store, sim: SimulatorConfig) -> None:
 def one_submit() -> tuple[list[SubmitSM], list[Callable[[Outcome], None]], list[bytes]]:
     """(pdus, callbacks, bodies) of a one-part message, as the outbox hands them to a bind."""
     pdu = SubmitSM(destination_addr="31600000001")
-    return [pdu], [lambda outcome: None], [encode_pdu(pdu, 1)[HEADER_SIZE:]]
+    return [pdu], [lambda outcome: None], [encode_body(pdu)]
 
 
 async def test_a_bind_that_is_unbinding_takes_no_submit(store: Store) -> None:
