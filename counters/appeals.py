@@ -21,6 +21,7 @@ from .keys import Keys
 from .reach import reach_commands, utc_day
 from .records import AppealMeta, Signature, SignResult, decode_appeal, encode
 from .scripts import SCRIPTS, Eval
+from .subscribers import bitmap_ids
 
 __all__ = ["Appeals"]
 
@@ -134,6 +135,82 @@ class Appeals:
         buffer): no task switch per JA. Results are in the same order.
         """
         return await self._batcher.call_many(self._sign, [(*reply, at) for reply in replies])
+
+    async def next_id(self) -> int:
+        """A new appeal id (1, 2, 3...)."""
+        return int(await self._run("INCR", self._keys.appeal_seq))
+
+    async def state(self, appeal: int) -> dict[str, str]:
+        """The appeal's mutable state: status, fan-out cursors and counts (strings)."""
+        raw = await self._run("HGETALL", self._keys.appeal_state(appeal))
+        return {k.decode(): v.decode() for k, v in (raw or {}).items()}
+
+    async def set_state(self, appeal: int, fields: dict[str, str | int | float]) -> None:
+        if fields:
+            flat = [x for pair in fields.items() for x in pair]
+            await self._run("HSET", self._keys.appeal_state(appeal), *flat)
+
+    async def add_state(self, appeal: int, field: str, amount: int) -> int:
+        """Add to a counter of the appeal's state; returns the new value."""
+        return int(await self._run("HINCRBY", self._keys.appeal_state(appeal), field, amount))
+
+    async def counts(self, appeals: Sequence[int]) -> list[int]:
+        """`count` of several appeals in one round trip."""
+        if not appeals:
+            return []
+        k = self._keys
+        replies = await self._batcher.execute_many([("GET", k.appeal_count(a)) for a in appeals])
+        return [int(r or 0) for r in replies]
+
+    async def signed_chunk(self, appeal: int, offset: int, size: int) -> tuple[list[int], int]:
+        """Signer ids in bytes [offset, offset + size) of the signed bitmap (an outcome's
+        fan-out cursor moves through it), and how many bytes there were (0: past its end)."""
+        key = self._keys.appeal_signed(appeal)
+        chunk: bytes = await self._run("GETRANGE", key, offset, offset + size - 1)
+        return bitmap_ids(chunk, offset), len(chunk)
+
+    async def tally(self, counts: dict[tuple[int, str], int]) -> None:
+        """Add to per-appeal state counters in one round trip: {(appeal, field): n}."""
+        if counts:
+            k = self._keys
+            await self._batcher.execute_many(
+                [("HINCRBY", k.appeal_state(a), f, n) for (a, f), n in counts.items()]
+            )
+
+    async def add_job(self, appeal: int, kind: str) -> None:
+        """Ask the engines to expand a fan-out ("appeal" or "outcome") of ``appeal``."""
+        await self._run("SADD", self._keys.fanout_jobs, f"{appeal}:{kind}")
+
+    async def remove_job(self, appeal: int, kind: str) -> None:
+        await self._run("SREM", self._keys.fanout_jobs, f"{appeal}:{kind}")
+
+    async def jobs(self) -> list[tuple[int, str]]:
+        """Fan-outs waiting to be expanded: (appeal, kind), oldest appeal first."""
+        raw = await self._run("SMEMBERS", self._keys.fanout_jobs)
+        jobs = []
+        for member in raw or ():
+            appeal, _, kind = member.decode().partition(":")
+            jobs.append((int(appeal), kind))
+        return sorted(jobs)
+
+    async def lease(self, name: str, token: str, ttl: float) -> bool:
+        """Take (or keep) a short lease, e.g. on one appeal's fan-out: True if it is ours."""
+        key = f"{self._keys.fanout_jobs}:lease:{name}"
+        ms = int(ttl * 1000)
+        if await self._run("SET", key, token, "NX", "PX", ms):
+            return True
+        holder = await self._run("GET", key)
+        if holder is not None and holder.decode() == token:
+            await self._run("PEXPIRE", key, ms)
+            return True
+        return False
+
+    async def last_received_many(self, subscribers: Sequence[int]) -> list[int]:
+        """`last_received` of many handsets in one round trip."""
+        if not subscribers:
+            return []
+        raw = await self._run("HMGET", self._keys.sub_last, *subscribers)
+        return [int(r or 0) for r in raw]
 
     async def count(self, appeal: int) -> int:
         return int(await self._run("GET", self._keys.appeal_count(appeal)) or 0)

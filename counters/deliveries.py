@@ -85,6 +85,11 @@ def _days(now: float | None) -> list[str]:
     return [_day(now - 86400 * back) for back in range(SENT_DAYS + 1)]
 
 
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 _attempt = msgspec.msgpack.Decoder(Attempt)
 _sent = msgspec.msgpack.Decoder(SentRecord)
 _inbound = msgspec.msgpack.Decoder(InboundRecord)
@@ -203,10 +208,14 @@ class Deliveries:
 
     # --- inbound -----------------------------------------------------------------------------
 
-    async def record_inbound(self, record: InboundRecord, redelivery_key: str, ttl: int) -> bool:
-        """Append an inbound message once per ``redelivery_key`` (True when new)."""
+    async def record_inbound(
+        self, record: InboundRecord, redelivery_key: str, window: float
+    ) -> bool:
+        """Append an inbound message once per ``redelivery_key`` within ``window`` seconds
+        (True when new)."""
         keys = (self._keys.inbound_seen(redelivery_key), self._keys.inbound)
-        reply = await self._run(Eval(SCRIPTS["inbound"], keys, (ttl, _encoder.encode(record))))
+        ms = max(1, int(window * 1000))
+        reply = await self._run(Eval(SCRIPTS["inbound"], keys, (ms, _encoder.encode(record))))
         return reply is not None
 
     async def ensure_inbound_group(self) -> None:
@@ -228,4 +237,49 @@ class Deliveries:
         return [(entry_id, _inbound.decode(raw)) for entry_id, raw in entries]
 
     async def ack_inbound(self, entry_ids: Sequence[str]) -> None:
-        await self.inbound.done(entry_ids)
+        """The router has acted on these: acknowledged, but kept in the inbound log (see
+        `trim_inbound`) for the operator and the audit."""
+        if entry_ids:
+            await self._run(("XACK", self._keys.inbound, INBOUND_GROUP, *entry_ids))
+
+    async def trim_inbound(self, *, keep: int, max_age: float, now: float | None = None) -> None:
+        """Drop inbound log entries beyond the newest ``keep`` or older than ``max_age``
+        seconds, but never one the router has not acknowledged yet."""
+        key = self._keys.inbound
+        now_ms = int((time.time() if now is None else now) * 1000)
+        cutoff = f"{max(0, now_ms - int(max_age * 1000))}-0"
+        summary = await self._run(("XPENDING", key, INBOUND_GROUP))
+        oldest = summary.get("min") if isinstance(summary, dict) else None
+        if oldest:
+            first = oldest.decode() if isinstance(oldest, bytes) else str(oldest)
+            if _id_key(first) < _id_key(cutoff):
+                cutoff = first
+        await self._run_many(
+            [("XTRIM", key, "MINID", "~", cutoff), ("XTRIM", key, "MAXLEN", "~", keep)]
+        )
+
+    async def inbound_log(self, *, count: int = 100) -> list[tuple[str, InboundRecord]]:
+        """The newest inbound messages, newest first (the operator's view)."""
+        raw = await self._run(("XREVRANGE", self._keys.inbound, "+", "-", "COUNT", count))
+        return [(i.decode(), _inbound.decode(f[b"e"])) for i, f in raw]
+
+    async def dead_letter(self, entry_id: str, record: InboundRecord, error: str) -> None:
+        """Keep an inbound message the router could not handle, with why, for the operator."""
+        await self._run(
+            (
+                "XADD",
+                self._keys.inbound_dead,
+                "*",
+                "i",
+                entry_id,
+                "r",
+                error[:500],
+                "e",
+                _encoder.encode(record),
+            )
+        )
+
+    async def dead_letters(self, *, count: int = 100) -> list[tuple[str, str, InboundRecord]]:
+        """Dead-lettered inbound messages, oldest first: (inbound entry id, error, record)."""
+        raw = await self._run(("XRANGE", self._keys.inbound_dead, "-", "+", "COUNT", count))
+        return [(f[b"i"].decode(), f[b"r"].decode(), _inbound.decode(f[b"e"])) for _, f in raw]

@@ -50,6 +50,8 @@ class Keys:
         self.sub_lang = f"{sub}:lang"
         self.sub_last = f"{sub}:last"
         self.sub_suppressed = f"{sub}:suppressed"
+        self.sub_stopped = f"{sub}:stopped"
+        self.queue_replies = f"{{{namespace}:q}}:replies"
         queue = f"{{{namespace}:q}}"
         self.queue_delayed = f"{queue}:delayed"
         self._queue = queue
@@ -60,6 +62,9 @@ class Keys:
         self._inbound_seen = f"{{{namespace}:in}}:seen"
         self._message = f"{{{namespace}:m}}"
         self.appeal_index = f"{namespace}:appeals"
+        self.appeal_seq = f"{namespace}:appeals:seq"
+        self.fanout_jobs = f"{namespace}:fanout"
+        self.inbound_dead = f"{{{namespace}:in}}:dead"
         self._reach = f"{{{namespace}:reach}}"
         self.reach_all = f"{self._reach}:all"
 
@@ -78,8 +83,15 @@ class Keys:
     def appeal_signatures(self, appeal: int) -> str:
         return f"{self._appeal(appeal)}:signatures"
 
-    def appeal_sent(self, appeal: int) -> str:
-        return f"{self._queue}:sent:{appeal}"
+    def appeal_sent(self, appeal: int, kind: str = "appeal") -> str:
+        """Who has been queued ``kind`` ("appeal", "outcome", "thanks") of an appeal: one
+        bitmap per appeal and kind, so the outcome is not deduplicated by the appeal's own."""
+        suffix = "" if kind == "appeal" else f":{kind}"
+        return f"{self._queue}:sent:{appeal}{suffix}"
+
+    def appeal_state(self, appeal: int) -> str:
+        """The appeal's mutable state (status, fan-out cursors and counts), a hash."""
+        return f"{self._appeal(appeal)}:state"
 
     def lane(self, lane: Lane) -> str:
         return f"{self._queue}:{lane.value}"

@@ -45,6 +45,15 @@ class AppealMeta(msgspec.Struct, frozen=True, kw_only=True):
     public: bool = False
     language: str = ""
     extra: dict[str, str] = {}
+    thank_you: str = ""
+    """Template of the thank-you ({count}, {others}); "" for the configured default."""
+    outcome: str = ""
+    """The outcome text, once the operator has it."""
+    audience_language: str = ""
+    """Segment: only active subscribers of this language ("" for all)."""
+    outcome_to_public: bool = True
+    """The outcome also goes to signers who are not subscribers (a public appeal's)."""
+    created_at: float = 0.0
 
     def is_open(self, now: float) -> bool:
         return self.opens_at <= now < self.closes_at
@@ -101,6 +110,14 @@ class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     carrier: str = ""
     bind: str = ""
     attempt: int = 0
+    requires: str = ""
+    """Consent checked when the message is read to be sent: "active" (a subscriber now),
+    "not_stopped" (has not opted out), or "" (a reply the person asked for, like HELP)."""
+    template: bool = False
+    """``text`` is a template rendered when sent ({count}, {others}: the live count)."""
+    language: str = ""
+    origin_at: float = 0.0
+    """When the message that caused this one arrived (Unix seconds): thank-you delay."""
 
 
 class QueuedMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -55,5 +55,7 @@ SCRIPTS: dict[str, Script] = {
         "claim",
         "lease",
         "release",
+        "schedule_once",
+        "reply_once",
     )
 }

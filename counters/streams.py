@@ -29,8 +29,8 @@ __all__ = ["GROUP", "Queues"]
 GROUP = "senders"
 _flags = msgspec.msgpack.Decoder(list[int])
 
-# (appeal, lane, subscriber, encoded message)
-_Enqueue = tuple[int, Lane, int, bytes]
+# (appeal, lane, subscriber, encoded message, kind)
+_Enqueue = tuple[int, Lane, int, bytes, str]
 
 
 class _EnqueueKind(Kind[_Enqueue, bool]):
@@ -38,22 +38,22 @@ class _EnqueueKind(Kind[_Enqueue, bool]):
         self._keys = keys
 
     def commands(self, ops: Sequence[_Enqueue]) -> list[Command]:
-        groups: dict[tuple[int, Lane], list[tuple[int, bytes]]] = {}
-        for appeal, lane, subscriber, payload in ops:
-            groups.setdefault((appeal, lane), []).append((subscriber, payload))
+        groups: dict[tuple[int, Lane, str], list[tuple[int, bytes]]] = {}
+        for appeal, lane, subscriber, payload, kind in ops:
+            groups.setdefault((appeal, lane, kind), []).append((subscriber, payload))
         return [
             Eval(
                 SCRIPTS["enqueue"],
-                (self._keys.appeal_sent(appeal), self._keys.lane(lane)),
+                (self._keys.appeal_sent(appeal, kind), self._keys.lane(lane)),
                 (encode([s for s, _ in items]), *(p for _, p in items)),
             )
-            for (appeal, lane), items in groups.items()
+            for (appeal, lane, kind), items in groups.items()
         ]
 
     def results(self, ops: Sequence[_Enqueue], replies: Sequence[object]) -> list[bool | Exception]:
-        positions: dict[tuple[int, Lane], list[int]] = {}
+        positions: dict[tuple[int, Lane, str], list[int]] = {}
         for i, op in enumerate(ops):
-            positions.setdefault((op[0], op[1]), []).append(i)
+            positions.setdefault((op[0], op[1], op[4]), []).append(i)
         out: list[bool | Exception] = [StoreError("no reply")] * len(ops)
         for reply, indexes in zip(replies, positions.values(), strict=True):
             try:
@@ -90,14 +90,58 @@ class Queues:
         return entry_id.decode()
 
     async def enqueue_appeal(
-        self, appeal: int, messages: Sequence[OutboundMessage], *, lane: Lane = Lane.BULK
+        self,
+        appeal: int,
+        messages: Sequence[OutboundMessage],
+        *,
+        lane: Lane = Lane.BULK,
+        kind: str = "appeal",
     ) -> list[bool]:
-        """Queue each recipient of an appeal at most once, ever (keyed by ``message.subscriber``).
+        """Queue each recipient of an appeal's ``kind`` of message ("appeal", "outcome") at
+        most once, ever (keyed by ``message.subscriber``).
 
         Returns one flag per message: True if queued now, False if it was queued before.
         """
-        ops = [(appeal, lane, m.subscriber, encode(m)) for m in messages]
+        ops = [(appeal, lane, m.subscriber, encode(m), kind) for m in messages]
         return await self._batcher.call_many(self._enqueue, ops)
+
+    async def schedule_once(
+        self, appeal: int, kind: str, items: Sequence[tuple[Lane, OutboundMessage, float]]
+    ) -> list[bool]:
+        """Schedule each message at its due time (Unix seconds) at most once, ever, per
+        (appeal, ``kind``, ``message.subscriber``): one thank-you per signer, even when the
+        router reads the same JA again after a crash. One flag per message: scheduled now."""
+        if not items:
+            return []
+        flat: list[int] = []
+        members: list[bytes] = []
+        for lane, message, due in items:
+            flat += (message.subscriber, int(due * 1000))
+            members.append(lane.value.encode() + b"|" + encode(message))
+        keys = (self._keys.appeal_sent(appeal, kind), self._keys.queue_delayed)
+        reply = await self._batcher.execute(
+            Eval(SCRIPTS["schedule_once"], keys, (encode(flat), *members))
+        )
+        return [bool(flag) for flag in _flags.decode(reply)]
+
+    async def reply_once(
+        self,
+        items: Sequence[tuple[str, OutboundMessage]],
+        *,
+        remember: float = 172_800.0,
+        now: float | None = None,
+    ) -> list[bool]:
+        """Queue transactional replies at most once per key (the inbound entry they answer)
+        for ``remember`` seconds. One flag per message: True if queued now."""
+        if not items:
+            return []
+        now_ms = int((time.time() if now is None else now) * 1000)
+        args: list[str | bytes | int] = [now_ms, int(remember * 1000)]
+        for key, message in items:
+            args += (key, encode(message))
+        keys = (self._keys.queue_replies, self._keys.lane(Lane.TRANSACTIONAL))
+        reply = await self._batcher.execute(Eval(SCRIPTS["reply_once"], keys, tuple(args)))
+        return [bool(flag) for flag in _flags.decode(reply)]
 
     async def read(self, lane: Lane, consumer: str, *, count: int = 100) -> list[QueuedMessage]:
         """New entries for this consumer (never blocks: an empty list when there is none)."""

@@ -20,7 +20,7 @@ from .keys import Keys
 from .records import ConsentEvent, ConsentKind, ConsentResult, encode
 from .scripts import SCRIPTS, Eval
 
-__all__ = ["Subscribers"]
+__all__ = ["Subscribers", "bitmap_ids"]
 
 _ids = msgspec.msgpack.Decoder(list[int])
 _consent = msgspec.msgpack.Decoder(list[tuple[int, int, int]])
@@ -47,6 +47,7 @@ class _Consent(Kind[_Event, ConsentResult]):
         self._keys = (
             *(keys.sub_ids, keys.sub_seq, keys.sub_numbers, keys.sub_active),
             *(keys.sub_consent, keys.sub_route, keys.sub_lang, keys.sub_suppressed),
+            keys.sub_stopped,
         )
 
     def commands(self, ops: Sequence[_Event]) -> list[Command]:
@@ -125,6 +126,50 @@ class Subscribers:
         events = [(n, kind, source, "", "", "", language, self.number_hash(n)) for n in numbers]
         return await self._batcher.call_many(self._consent, events)
 
+    async def unsubscribe_many(
+        self, events: Sequence[tuple[str, str, str, str]], *, source: str
+    ) -> list[ConsentResult]:
+        """`unsubscribe` for many numbers at once: (number, text, message_id, route) each."""
+        kind = ConsentKind.UNSUBSCRIBE.value
+        ops = [(n, kind, source, x, m, r, "", "") for n, x, m, r in events]
+        return await self._batcher.call_many(self._consent, ops)
+
+    async def subscribe_each(
+        self, events: Sequence[tuple[str, str, str, str, str]], *, source: str
+    ) -> list[ConsentResult]:
+        """`subscribe` for many numbers at once: (number, text, message_id, route, language)."""
+        kind = ConsentKind.SUBSCRIBE.value
+        ops = [(n, kind, source, x, m, r, lang, "") for n, x, m, r, lang in events]
+        return await self._batcher.call_many(self._consent, ops)
+
+    async def consent_states(self, subscribers: Sequence[int]) -> list[tuple[bool, bool]]:
+        """(active, opted out) for each id, in one round trip: what a message may be sent."""
+        if not subscribers:
+            return []
+        k = self._keys
+        gets = [x for s in subscribers for x in ("GET", "u1", s)]
+        active, stopped = await self._batcher.execute_many(
+            [("BITFIELD_RO", k.sub_active, *gets), ("BITFIELD_RO", k.sub_stopped, *gets)]
+        )
+        return [(bool(a), bool(b)) for a, b in zip(active, stopped, strict=True)]
+
+    async def languages(self, subscribers: Sequence[int]) -> list[str]:
+        """The language each subscriber joined in ("" where unknown)."""
+        if not subscribers:
+            return []
+        raw = await self._run("HMGET", self._keys.sub_lang, *subscribers)
+        return ["" if r is None else r.decode() for r in raw]
+
+    async def active_chunk(self, offset: int, size: int) -> tuple[list[int], int]:
+        """Active subscriber ids in bytes [offset, offset + size) of the active bitmap (a
+        fan-out's cursor moves through it), and how many bytes there were (0: past its end)."""
+        chunk: bytes = await self._run("GETRANGE", self._keys.sub_active, offset, offset + size - 1)
+        return bitmap_ids(chunk, offset), len(chunk)
+
+    async def bitmap_length(self) -> int:
+        """Bytes in the active bitmap (where a fan-out's cursor ends)."""
+        return int(await self._run("STRLEN", self._keys.sub_active))
+
     async def is_active(self, subscriber: int) -> bool:
         return bool(await self._run("GETBIT", self._keys.sub_active, subscriber))
 
@@ -161,14 +206,7 @@ class Subscribers:
             )
             if not chunk:
                 return
-            base = offset * 8
-            ids = [
-                base + i * 8 + bit
-                for i, byte in enumerate(chunk)
-                if byte
-                for bit in range(8)
-                if byte & (0x80 >> bit)
-            ]
+            ids = bitmap_ids(chunk, offset)
             if ids:
                 yield ids
             offset += chunk_bytes
@@ -221,6 +259,19 @@ class Subscribers:
             _event(e)
             for e in await self._run("XRANGE", self._keys.sub_consent, start, "+", "COUNT", count)
         ]
+
+
+def bitmap_ids(chunk: bytes, offset: int) -> list[int]:
+    """The ids whose bits are set in ``chunk``, the bitmap's bytes from ``offset`` (Redis
+    numbers bits from the most significant bit of each byte)."""
+    base = offset * 8
+    return [
+        base + i * 8 + bit
+        for i, byte in enumerate(chunk)
+        if byte
+        for bit in range(8)
+        if byte & (0x80 >> bit)
+    ]
 
 
 def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> ConsentEvent:

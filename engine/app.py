@@ -15,45 +15,46 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import trio
 from prometheus_client import start_http_server
 
-from counters import InboundRecord, Store, StoreConfig, open_store
+from counters import Store, StoreConfig, open_store
 from engine.bind import CarrierBind
+from engine.campaigns.appeals import Campaigns
+from engine.campaigns.fanout import FanOut
+from engine.campaigns.router import CampaignRouter
 from engine.config import Config
-from engine.inbox import Inbox, Router, RouterLoop
+from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
 from engine.metrics import BindCollector, Metrics
 from engine.outbox import Outbox
 from engine.pool import CarrierPool
+from engine.routers import LoggingRouter, Router, RouterContext, RouterFactory, RouterLoop
 
 __all__ = ["Engine", "LoggingRouter", "demo_from_cli", "open_engine", "run_from_cli"]
 
 log = logging.getLogger(__name__)
 
 
-class LoggingRouter:
-    """The router until the campaigns layer plugs its own in: counts and logs each message."""
-
-    def __init__(self) -> None:
-        self.seen: list[InboundRecord] = []
-
-    async def route(self, entry_id: str, record: InboundRecord) -> None:
-        self.seen.append(record)
-        if len(self.seen) > 10_000:
-            del self.seen[:5_000]
-        log.info("inbound from %s via %s: %r", record.source, record.carrier, record.text[:40])
-
-
 class Engine:
     """The running engine's parts, for tests and operators."""
 
-    def __init__(self, config: Config, store: Store, metrics: Metrics, router: Router) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        metrics: Metrics,
+        router: Router | RouterFactory | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
-        self.router = router
+        self.context = RouterContext(store, config, metrics)
+        self.router = _make_router(router, self.context)
+        self.campaigns = Campaigns(store, config.campaigns)
+        self.fanout = FanOut(store, config.campaigns, metrics)
         self.consumer = consumer = config.outbox.consumer or socket.gethostname()
         self.inbox = Inbox(store, config, metrics)
         self.binds = [
@@ -75,7 +76,13 @@ class Engine:
         )
         self.outbox.on_sent = self.inbox.sent
         self.router_loop = RouterLoop(
-            store, router, consumer=consumer, reclaim_idle=config.outbox.reclaim_idle
+            store,
+            self.router,
+            metrics,
+            consumer=consumer,
+            reclaim_idle=config.outbox.reclaim_idle,
+            keep_messages=config.inbox.keep_messages,
+            keep_seconds=config.inbox.keep_days * 86400,
         )
         metrics.registry.register(BindCollector(lambda: self.binds))
 
@@ -85,6 +92,8 @@ class Engine:
                 await nursery.start(bind.run)
             await nursery.start(self.outbox.run)
             await nursery.start(self.router_loop.run)
+            if isinstance(self.router, CampaignRouter):
+                await nursery.start(self.fanout.run)
             nursery.start_soon(self._housekeeping)
             task_status.started()
 
@@ -134,12 +143,23 @@ class Engine:
                 nursery.start_soon(bind.stop, grace)
 
 
+def _make_router(router: Router | RouterFactory | None, context: RouterContext) -> Router:
+    """The router given, one built by the factory given, or the configured one."""
+    if router is None:
+        if context.config.inbox.router == "log":
+            return LoggingRouter(context)
+        return CampaignRouter(context)
+    if isinstance(router, type) or not hasattr(router, "route"):
+        return router(context)  # a factory (a router class is one)
+    return cast(Router, router)
+
+
 @asynccontextmanager
 async def open_engine(
     config: Config,
     *,
     metrics: Metrics | None = None,
-    router: Router | None = None,
+    router: Router | RouterFactory | None = None,
     store: Store | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the engine for the duration of the block; stop it in order on the way out."""
@@ -153,17 +173,17 @@ async def open_engine(
         )
         async with (
             open_store(store_config) as opened,
-            _running(config, opened, metrics, router or LoggingRouter()) as engine,
+            _running(config, opened, metrics, router) as engine,
         ):
             yield engine
     else:
-        async with _running(config, store, metrics, router or LoggingRouter()) as engine:
+        async with _running(config, store, metrics, router) as engine:
             yield engine
 
 
 @asynccontextmanager
 async def _running(
-    config: Config, store: Store, metrics: Metrics, router: Router
+    config: Config, store: Store, metrics: Metrics, router: Router | RouterFactory | None
 ) -> AsyncIterator[Engine]:
     engine = Engine(config, store, metrics, router)
     lease = ConsumerLease(store, engine.consumer)

@@ -24,6 +24,8 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta, Struct, field
 
+from engine.campaigns.settings import CampaignConfig
+
 __all__ = [
     "BindConfig",
     "CarrierConfig",
@@ -127,6 +129,18 @@ class InboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     per_number_rate: Positive = 1.0
     per_number_burst: Annotated[int, Meta(ge=1)] = 10
     reassembly_timeout: Positive = 600.0
+    router: Literal["campaigns", "log"] = "campaigns"
+    """What acts on inbound messages: the urgent-action campaigns (JA, STOP, START, HELP), or
+    only a log line (a bare gateway)."""
+    redelivery_window: Positive = 30.0
+    """Seconds during which the same message from the same number through the same carrier is
+    taken for the carrier's redelivery (our answer was lost) and recorded once. Longer than
+    the carriers' response timeout plus their first retry; short enough that a person who
+    really sends JA twice is counted (as a duplicate)."""
+    keep_messages: Annotated[int, Meta(ge=1000)] = 1_000_000
+    """Inbound messages kept in the inbound log after they were acted on."""
+    keep_days: Positive = 30.0
+    """Days inbound messages are kept in the inbound log."""
 
 
 class Config(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -137,6 +151,7 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
+    campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     country_code: str = "31"
 
     def all_binds(self) -> Iterator[tuple[str, BindConfig]]:

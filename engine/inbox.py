@@ -8,8 +8,10 @@ Mobile-originated messages are reassembled when multi-part (UDH or SAR TLVs; the
 also come in message_payload), decoded to Unicode, the sender normalised to E.164, and recorded
 durably in Redis *before* the deliver_sm_resp goes back: when Redis is unavailable the answer
 is ESME_RX_T_APPN, so the carrier redelivers later. A redelivery of the same message is
-recognised by its content key and never recorded twice. A per-number token bucket stops
-floods and reply loops. The router consumes the recorded messages (``RouterLoop``).
+recognised by its content key within a short window (``inbox.redelivery_window``) and recorded
+once; a person who really sends the same text again later is recorded again (the campaigns
+count it as a duplicate). A per-number token bucket stops floods and reply loops. The router
+consumes the recorded messages (``engine.routers.RouterLoop``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
 
 import trio
 
@@ -44,12 +45,10 @@ from smpp.text import decode_text
 from smpp.tlv import find_tlv
 from smpp.transport import InboundRequest
 
-__all__ = ["Inbox", "RecentIds", "Router", "RouterLoop"]
+__all__ = ["Inbox", "RecentIds"]
 
 log = logging.getLogger(__name__)
 
-REDELIVERY_WINDOW = 600
-"""Seconds during which identical content from the same number counts as a redelivery."""
 HOLD_RECEIPTS = 60.0
 _PERMANENT_STATES = frozenset({MessageState.UNDELIVERABLE, MessageState.REJECTED})
 _RECEIPT_TYPES = frozenset({int(EsmClass.SMSC_DELIVERY_RECEIPT), 0x20})
@@ -82,12 +81,6 @@ class RecentIds:
     def get(self, message_id: str) -> SentRecord | None:
         found = self._young.get(message_id)
         return found if found is not None else self._old.get(message_id)
-
-
-class Router(Protocol):
-    """Acts on a recorded inbound message (the campaigns layer: JA, STOP, START, HELP)."""
-
-    async def route(self, entry_id: str, record: InboundRecord) -> None: ...
 
 
 class Inbox(BindListener):
@@ -240,7 +233,9 @@ class Inbox(BindListener):
                        bytes((pdu.data_coding,)), payload)),
             digest_size=12,
         ).hexdigest()  # fmt: skip
-        new = await self.store.deliveries.record_inbound(record, key, REDELIVERY_WINDOW)
+        new = await self.store.deliveries.record_inbound(
+            record, key, self.config.inbox.redelivery_window
+        )
         self.metrics.child("inbound", bind.carrier, "mo" if new else "redelivery").inc()
 
     def _payload(self, bind: CarrierBind, pdu: DeliverSM | DataSM, source: str) -> bytes | None:
@@ -291,70 +286,3 @@ def _sar_info(pdu: DeliverSM | DataSM) -> ConcatInfo | None:
         )
     except (UdhError, ValueError):
         return None
-
-
-class RouterLoop:
-    """Feeds recorded inbound messages to the router, acknowledging each once handled."""
-
-    def __init__(
-        self, store: Store, router: Router, *, consumer: str, reclaim_idle: float = 60.0
-    ) -> None:
-        self.store = store
-        self.router = router
-        self.consumer = consumer
-        self.reclaim_idle = reclaim_idle
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Route new messages; first what this consumer read before a restart and never
-        acknowledged, and now and then what a dead router left pending."""
-        deliveries = self.store.deliveries
-        await deliveries.ensure_inbound_group()
-        task_status.started()
-        pending_first = True
-        next_reclaim = trio.current_time() + self.reclaim_idle
-        idle = 0.001
-        while True:
-            try:
-                if pending_first:
-                    batch = await deliveries.read_inbound(self.consumer, pending=True)
-                    pending_first = bool(batch)
-                elif trio.current_time() >= next_reclaim:
-                    next_reclaim = trio.current_time() + self.reclaim_idle
-                    batch = await deliveries.reclaim_inbound(
-                        self.consumer, min_idle=self.reclaim_idle
-                    )
-                else:
-                    batch = await deliveries.read_inbound(self.consumer)
-                await self._route(batch)
-            except StoreUnavailable:
-                # What was read and not acknowledged is pending to us: read it again first
-                # (the claim takes only other routers' entries).
-                pending_first = True
-                await trio.sleep(0.5)
-                continue
-            if batch:
-                idle = 0.001
-            else:
-                await trio.sleep(idle)
-                idle = min(idle * 2, 0.05)
-
-    async def _route(self, batch: list[tuple[str, InboundRecord]]) -> None:
-        await self._remember_routes([record for _, record in batch])
-        for entry_id, record in batch:
-            await self.router.route(entry_id, record)
-        await self.store.deliveries.ack_inbound([entry_id for entry_id, _ in batch])
-
-    async def _remember_routes(self, records: list[InboundRecord]) -> None:
-        """Known subscribers: note the carrier/bind they wrote in on, so replies go back the
-        same way (free-to-end-user replies usually must, and numbers port between carriers)."""
-        numbers = [r.source for r in records if r.source.startswith("+")]
-        if not numbers:
-            return
-        ids = await self.store.subscribers.ids(numbers, create=False)
-        by_number = dict(zip(numbers, ids, strict=True))
-        routes = [
-            (by_number[r.source], f"{r.carrier}/{r.bind}")
-            for r in records
-            if by_number.get(r.source)
-        ]
-        await self.store.subscribers.set_routes(routes)

@@ -10,11 +10,12 @@ counters package's collector, never mirrored here.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -78,6 +79,45 @@ class Metrics:
         self.store_errors = counter(
             "engine", "store_unavailable", "Operations refused: Redis was unavailable", "where"
         )
+        self.dead_letters = Counter(
+            "router_dead_letters",
+            "Inbound messages the router could not handle, kept in the dead-letter stream",
+            namespace="ja",
+            registry=r,
+        )
+        self.inbound_rules = counter(
+            "campaign", "inbound", "Inbound messages by the routing rule that matched", "rule"
+        )
+        self.signatures = counter(
+            "campaign",
+            "ja",
+            "JA replies: accepted, duplicate, late (appeal closed), unattributed (no appeal), "
+            "not_subscribed (appeal not public)",
+            "result",
+        )
+        self.consent = counter(
+            "campaign",
+            "consent_changes",
+            "Subscriptions and opt-outs by source",
+            "change",
+            "source",
+        )
+        self.replies = counter(
+            "campaign", "replies", "Replies queued by kind (welcome, stop, help, ...)", "kind"
+        )
+        self.fanout = counter(
+            "campaign", "fanout_queued", "Recipients queued by fan-outs, by kind", "kind"
+        )
+        self.thank_you_delay = Histogram(
+            "thank_you_delay_seconds",
+            "From a JA's arrival to its thank-you's submit_sm_resp",
+            namespace="ja",
+            subsystem="campaign",
+            buckets=(1, 5, 15, 30, 45, 55, 60, 61, 62, 65, 70, 90, 120, 300, 600),
+            registry=r,
+        )
+        self.thank_you_delays: deque[float] = deque(maxlen=200_000)
+        """The latest thank-you delays (seconds), exact, for the demo and the benchmark."""
 
     @lru_cache(maxsize=4096)  # noqa: B019 - bounded label sets; Metrics lives as long as the app
     def child(self, metric_name: str, *labels: str) -> Any:

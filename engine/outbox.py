@@ -47,6 +47,7 @@ from engine.config import BindConfig, Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.metrics import Metrics
 from engine.pool import CarrierPool
+from engine.preflight import Preflight
 from engine.routing import Routing, smpp_destination
 from engine.writeback import WriteBack
 from smpp.codec import encode_body
@@ -96,6 +97,7 @@ class Outbox:
         self.reclaim_idle = reclaim_idle
         self.backlog = backlog
         self.routing = Routing(config)
+        self.preflight = Preflight(store)
         self.queues = {name: CarrierQueue() for name in pools}
         self.held: set[str] = set()
         """Queue entries this engine has in memory (queued, sending, awaiting write-back)."""
@@ -212,6 +214,8 @@ class Outbox:
 
     async def _read(self, lane: Lane, count: int) -> int:
         entries = await self.store.queues.read(lane, self.consumer, count=count)
+        got = len(entries)
+        entries = await self._checked(lane, entries)
         try:
             hints = await self._route_hints(entries)
         except StoreUnavailable:  # the entries are ours now: route them by prefix instead
@@ -219,7 +223,23 @@ class Outbox:
             hints = [e.message.carrier for e in entries]
         for entry, hint in zip(entries, hints, strict=True):
             self._enqueue(lane, entry, hint=hint)
-        return len(entries)
+        return got
+
+    async def _checked(self, lane: Lane, entries: list[QueuedMessage]) -> list[QueuedMessage]:
+        """Consent checked and templates rendered now, just before sending (``Preflight``);
+        refused messages are finished as such. If Redis cannot tell, nothing of these is
+        sent: they are pending to this engine and read again (``_lost_reads``)."""
+        if not entries:
+            return entries
+        try:
+            send, skip = await self.preflight.check(entries)
+        except StoreUnavailable:
+            self._lost_reads = True
+            raise
+        for entry, why in skip:
+            self.held.add(entry.entry_id)
+            self._finish(InFlight(lane, entry.entry_id, entry.message, "", [], 0, False, 0.0), why)
+        return send
 
     async def _route_hints(self, entries: list[QueuedMessage]) -> list[str]:
         """The carrier each message should go through: the one on the message, else (when
@@ -486,6 +506,8 @@ class Outbox:
         if result != "sent":
             self.writeback.finish(item, result)
             return
+        if item.message.origin_at:
+            self._observe_delay(item.message)
         for part, outcome in enumerate(item.outcomes, 1):
             if isinstance(outcome, BaseException) or outcome is None:
                 continue
@@ -498,6 +520,15 @@ class Outbox:
         """A one-part message the carrier took: ``_finish(item, "sent")`` without the loop."""
         self._record_sent(item, normalise_message_id(message_id), 1)
         self.writeback.finish(item, "sent")
+        if item.message.origin_at:
+            self._observe_delay(item.message)
+
+    def _observe_delay(self, message: OutboundMessage) -> None:
+        """A thank-you went out: how long after the JA that caused it."""
+        if message.kind == "thanks":
+            delay = time.time() - message.origin_at
+            self.metrics.thank_you_delay.observe(delay)
+            self.metrics.thank_you_delays.append(delay)
 
     def _record_sent(self, item: InFlight, message_id: str, part: int) -> None:
         if not message_id:  # a carrier that gives no id: no receipt can ever match it
@@ -568,6 +599,7 @@ class Outbox:
             else:
                 entries = await self.store.queues.reclaim(lane, self.consumer, min_idle=min_idle)
             entries = [e for e in entries if e.entry_id not in self.held]
+            entries = await self._checked(lane, entries)
             if not entries:
                 continue
             attempts = await self.store.deliveries.attempts([e.entry_id for e in entries])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import msgspec
 import trio
 
 from counters import Lane, OutboundMessage, SentRecord, Store, StoreUnavailable
@@ -44,6 +45,8 @@ class WriteBack:
         self._sent: list[tuple[str, SentRecord]] = []
         self._retries: list[tuple[InFlight, float, str]] = []
         """(message, when it is due again, "retry" or "parked")"""
+        self._received: dict[int, list[int]] = {}
+        """Subscribers who were sent an appeal (a bare JA from them answers it)."""
         self._lot = trio.lowlevel.ParkingLot()
         self._flushed = trio.lowlevel.ParkingLot()
         self._writing = False
@@ -56,6 +59,8 @@ class WriteBack:
 
     def sent(self, message_id: str, record: SentRecord) -> None:
         self._sent.append((message_id, record))
+        if record.kind == "appeal" and record.subscriber and record.part == 1:
+            self._received.setdefault(record.appeal, []).append(record.subscriber)
         if self._lot:
             self._lot.unpark()
 
@@ -104,6 +109,14 @@ class WriteBack:
         if sent:
             await self.store.deliveries.record_sent(sent)
             sent.clear()
+        received, self._received = self._received, {}
+        try:
+            for appeal, subscribers in received.items():
+                await self.store.appeals.mark_received(subscribers, appeal)
+        except StoreUnavailable:
+            for appeal, subscribers in received.items():
+                self._received.setdefault(appeal, []).extend(subscribers)
+            raise
         if retries:
             await self.store.queues.schedule_many(
                 [
@@ -128,6 +141,16 @@ class WriteBack:
         tally = Counter((item.lane.value, result) for item, result in done)
         for (lane_name, result), n in tally.items():
             self.metrics.child("outbox_messages", lane_name, result).inc(n)
+        per_appeal = Counter(
+            (item.message.appeal, f"{item.message.kind}_{result}")
+            for item, result in done
+            if item.message.appeal
+        )
+        if per_appeal:
+            try:
+                await self.store.appeals.tally(dict(per_appeal))
+            except StoreUnavailable:
+                self.metrics.child("store_errors", "appeal_tally").inc()
         for item, result in done:
             if result in _RECORDED:
                 await self._record_final(item, result)
@@ -146,14 +169,4 @@ class WriteBack:
 
 
 def _next_attempt(message: OutboundMessage) -> OutboundMessage:
-    return OutboundMessage(
-        ref=message.ref,
-        to=message.to,
-        text=message.text,
-        kind=message.kind,
-        appeal=message.appeal,
-        subscriber=message.subscriber,
-        carrier=message.carrier,
-        bind=message.bind,
-        attempt=message.attempt + 1,
-    )
+    return msgspec.structs.replace(message, attempt=message.attempt + 1)

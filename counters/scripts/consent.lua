@@ -1,6 +1,8 @@
 -- Append consent events (subscribe / unsubscribe) and update the derived state with them.
 -- KEYS: 1 ids, 2 sequence, 3 numbers, 4 active bitmap, 5 consent stream, 6 route hash,
---       7 language hash, 8 suppressed set (hashes of forgotten numbers)
+--       7 language hash, 8 suppressed set (hashes of forgotten numbers), 9 opted-out bitmap
+--       (set by an unsubscribe, cleared by a subscribe: "never subscribed" and "opted out"
+--       differ for a stranger who signs a public appeal)
 -- ARGV: 1 msgpack array of events
 --       {number, kind, source, text, message_id, route, language, number_hash}
 --       a non-empty number_hash marks an import: refused if the number was forgotten.
@@ -22,6 +24,7 @@ for i = 1, #events do
     id = tonumber(id)
     local bit = (kind == 'subscribe') and 1 or 0
     local was = redis.call('SETBIT', KEYS[4], id, bit)
+    redis.call('SETBIT', KEYS[9], id, 1 - bit)
     redis.call('XADD', KEYS[5], '*', 'i', id, 'n', number, 'e', kind, 's', e[3], 'x', e[4],
       'm', e[5])
     if e[6] ~= '' then redis.call('HSET', KEYS[6], id, e[6]) end

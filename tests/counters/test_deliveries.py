@@ -70,9 +70,9 @@ async def test_inbound_recorded_once_per_redelivery_key(store: Store) -> None:
         bind="kpn-1",
         received_at=1.0,
     )
-    assert await store.deliveries.record_inbound(record, "k1", ttl=60)
-    assert not await store.deliveries.record_inbound(record, "k1", ttl=60)
-    assert await store.deliveries.record_inbound(record, "k2", ttl=60)
+    assert await store.deliveries.record_inbound(record, "k1", window=60)
+    assert not await store.deliveries.record_inbound(record, "k1", window=60)
+    assert await store.deliveries.record_inbound(record, "k2", window=60)
     got = await store.deliveries.read_inbound("router-1")
     assert [r for _, r in got] == [record, record]
     await store.deliveries.ack_inbound([entry for entry, _ in got])
@@ -91,7 +91,7 @@ async def test_unacknowledged_inbound_is_read_again_after_a_restart(store: Store
         source="+31600000002", destination="4777", text="JA", carrier="kpn", bind="kpn-1",
         received_at=1.0,
     )  # fmt: skip
-    assert await store.deliveries.record_inbound(record, "k3", ttl=60)
+    assert await store.deliveries.record_inbound(record, "k3", window=60)
     assert len(await store.deliveries.read_inbound("router-1")) == 1
     # "router-1" crashed before acknowledging: restarted under the same name, it gets it back.
     again = await store.deliveries.read_inbound("router-1", pending=True)

@@ -14,6 +14,7 @@ from counters.records import encode
 from engine.app import Engine, open_engine
 from engine.config import Config, parse_config
 from engine.metrics import Metrics
+from engine.routers import LoggingRouter, Router, RouterFactory
 from smpp.simulator.config import SimulatorConfig
 from smpp.simulator.server import Simulator, open_simulator
 
@@ -105,13 +106,19 @@ async def fill(store: Store, count: int) -> None:
 
 @asynccontextmanager
 async def rig(
-    store: Store, sim_config: SimulatorConfig, **engine_options: object
+    store: Store,
+    sim_config: SimulatorConfig,
+    *,
+    router: Router | RouterFactory | None = LoggingRouter,
+    **engine_options: object,
 ) -> AsyncIterator[Rig]:
+    """The simulator and an engine bound to it; the engine logs what comes in unless given
+    another ``router`` (None: the configured one, the campaigns)."""
     async with open_simulator(sim_config) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
         config = engine_config(port, store.keys.namespace, **engine_options)  # type: ignore[arg-type]
         metrics = Metrics()
-        async with open_engine(config, metrics=metrics, store=store) as engine:
+        async with open_engine(config, metrics=metrics, store=store, router=router) as engine:
             with trio.fail_after(10):
                 await engine.wait_bound()
             yield Rig(sim, engine, store, metrics)

@@ -3,6 +3,8 @@ resends of submits whose outcome was unknown, which are counted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 
@@ -42,7 +44,7 @@ FAULTS = {
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_exactly_once_apart_from_counted_duplicates(store: Store, fault: str) -> None:
     faults, tps = FAULTS[fault]
-    options = {"rate": 1000.0, "response_timeout": 0.5, "binds": 2}
+    options: dict[str, Any] = {"rate": 1000.0, "response_timeout": 0.5, "binds": 2}
     extra = "[outbox]\nretry_initial = 0.05\nretry_max = 0.2\nmax_attempts = 20"
     async with rig(store, sim_with(faults, tps=tps), extra=extra, **options) as r:
         await r.push(COUNT)

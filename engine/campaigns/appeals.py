@@ -1,0 +1,168 @@
+"""The campaign API: create an appeal, send it, send its outcome, read its figures.
+
+Sending does not queue a million messages from the caller's process: it opens the appeal and
+posts a fan-out job in Redis; the engines expand it in chunks (``engine.campaigns.fanout``),
+so the CLI, an HTTP API or a test can start an appeal the running engines then carry out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from counters import AppealMeta, Store
+from engine.campaigns.model import (
+    AppealSpec,
+    AppealStatus,
+    AppealView,
+    CampaignError,
+    FanOutProgress,
+)
+from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig
+from engine.campaigns.texts import TextError, check_template, check_text
+
+__all__ = ["Campaigns"]
+
+
+class Campaigns:
+    """Typed operations on appeals, over the store the engines share."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: CampaignConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    async def create(self, spec: AppealSpec) -> AppealView:
+        """Check the text and templates, then store the appeal as a draft.
+
+        Raises:
+            CampaignError: empty title, a text over one segment (unless ``force``), an
+                unknown language, or a template with an unknown placeholder.
+        """
+        language = spec.language or self.config.default_language
+        if language not in self.config.templates:
+            known = ", ".join(sorted(self.config.templates))
+            raise CampaignError(f"language {language!r} has no reply texts (known: {known})")
+        if not spec.title.strip():
+            raise CampaignError("title: expected a non-empty title")
+        try:
+            check_text(spec.text, force=spec.force)
+            if spec.thank_you:
+                check_template(spec.thank_you, PLACEHOLDERS["thank_you"])
+        except TextError as exc:
+            raise CampaignError(str(exc)) from None
+        appeal = await self.store.appeals.next_id()
+        window = spec.reply_window or self.config.reply_window
+        meta = AppealMeta(
+            id=appeal,
+            title=spec.title.strip(),
+            text=spec.text,
+            opens_at=0.0,
+            closes_at=0.0,
+            public=spec.public,
+            language=language,
+            thank_you=spec.thank_you,
+            audience_language=spec.audience_language,
+            outcome_to_public=spec.outcome_to_public,
+            created_at=self.clock(),
+            extra={"reply_window": repr(window)},
+        )
+        await self.store.appeals.create(meta)
+        await self.store.appeals.set_state(appeal, {"status": AppealStatus.DRAFT.value})
+        return await self.show(appeal)
+
+    async def send(self, appeal: int) -> AppealView:
+        """Open the appeal for JA and start its fan-out to every active subscriber (or its
+        segment). Sending twice changes nothing."""
+        meta = await self._meta(appeal)
+        state = await self.store.appeals.state(appeal)
+        if state.get("status") != AppealStatus.DRAFT.value:
+            return await self.show(appeal)
+        now = self.clock()
+        window = float(meta.extra.get("reply_window", self.config.reply_window))
+        opened = msgspec.structs.replace(meta, opens_at=now, closes_at=now + window)
+        await self.store.appeals.create(opened)
+        audience = await self.store.subscribers.active_count()
+        await self.store.appeals.set_state(
+            appeal,
+            {"status": AppealStatus.SENDING.value, "appeal_audience": audience, "sent_at": now},
+        )
+        await self.store.appeals.add_job(appeal, "appeal")
+        return await self.show(appeal)
+
+    async def outcome(self, appeal: int, text: str, *, force: bool = False) -> AppealView:
+        """Send the outcome once to the appeal's signers who are still subscribed (and its
+        public signers who have not opted out, if the appeal says so)."""
+        meta = await self._meta(appeal)
+        state = await self.store.appeals.state(appeal)
+        if state.get("outcome_status"):
+            raise CampaignError(f"appeal {appeal}: the outcome was sent already")
+        if state.get("status") == AppealStatus.DRAFT.value:
+            raise CampaignError(f"appeal {appeal} was never sent: it has no signers")
+        try:
+            check_text(text, force=force)
+        except TextError as exc:
+            raise CampaignError(str(exc)) from None
+        await self.store.appeals.create(msgspec.structs.replace(meta, outcome=text))
+        signers = await self.store.appeals.count(appeal)
+        await self.store.appeals.set_state(
+            appeal, {"outcome_status": "sending", "outcome_audience": signers}
+        )
+        await self.store.appeals.add_job(appeal, "outcome")
+        return await self.show(appeal)
+
+    async def show(self, appeal: int) -> AppealView:
+        meta = await self._meta(appeal)
+        state = await self.store.appeals.state(appeal)
+        signatures = await self.store.appeals.count(appeal)
+        check = check_text(meta.text, force=True)
+        return AppealView(
+            id=meta.id,
+            title=meta.title,
+            text=meta.text,
+            language=meta.language,
+            public=meta.public,
+            status=AppealStatus(state.get("status", AppealStatus.DRAFT.value)),
+            opens_at=meta.opens_at,
+            closes_at=meta.closes_at,
+            encoding=check.encoding,
+            segments=check.segments,
+            signatures=signatures,
+            fanout=_progress(state, "appeal", state.get("status", "")),
+            thanks=_progress(state, "thanks", "", audience=signatures),
+            outcome=_progress(state, "outcome", state.get("outcome_status", "")),
+            outcome_text=meta.outcome,
+        )
+
+    async def list(self, *, newest: int = 100) -> list[AppealView]:
+        return [await self.show(appeal) for appeal in await self.store.appeals.ids(newest=newest)]
+
+    async def _meta(self, appeal: int) -> AppealMeta:
+        meta = await self.store.appeals.meta(appeal)
+        if meta is None:
+            raise CampaignError(f"no appeal {appeal}")
+        return meta
+
+
+def _progress(
+    state: dict[str, str], kind: str, status: str, *, audience: int | None = None
+) -> FanOutProgress:
+    def number(name: str) -> int:
+        return int(state.get(f"{kind}_{name}", 0))
+
+    return FanOutProgress(
+        status="" if status == AppealStatus.DRAFT.value else status,
+        queued=number("queued"),
+        sent=number("sent"),
+        refused=number("opted_out") + number("not_subscribed"),
+        failed=number("rejected") + number("failed") + number("unknown") + number("unroutable"),
+        audience=number("audience") if audience is None else audience,
+    )

@@ -1,0 +1,83 @@
+"""Last checks on outbound messages as they are read to be sent.
+
+Consent is checked at sending time, not only when a fan-out queued the message: a person who
+texts STOP while an appeal is still fanning out gets nothing more (``requires="active"``),
+and one who signed and then stopped gets no thank-you (``requires="not_stopped"``). Thank-yous
+are templates rendered here, so the count they carry is the count when they go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from counters import OutboundMessage, QueuedMessage, Store
+from engine.campaigns.texts import format_count, render
+
+__all__ = ["Preflight"]
+
+
+class Preflight:
+    """Splits messages read from a lane into those to send (rendered) and those refused."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def check(
+        self, entries: Sequence[QueuedMessage]
+    ) -> tuple[list[QueuedMessage], list[tuple[QueuedMessage, str]]]:
+        """(messages to send, with templates rendered; refused messages with the reason).
+
+        Raises:
+            StoreUnavailable: consent or counts could not be read; send nothing of these.
+        """
+        checked = [e for e in entries if e.message.requires or e.message.template]
+        if not checked:
+            return list(entries), []
+        refused = await self._refusals([e.message for e in checked])
+        rendered = await self._render([e.message for e in checked])
+        fixed = {e.entry_id: (m, why) for e, m, why in zip(checked, rendered, refused, strict=True)}
+        send: list[QueuedMessage] = []
+        skip: list[tuple[QueuedMessage, str]] = []
+        for entry in entries:
+            message, why = fixed.get(entry.entry_id, (entry.message, ""))
+            if why:
+                skip.append((entry, why))
+            elif message is entry.message:
+                send.append(entry)
+            else:
+                send.append(QueuedMessage(entry_id=entry.entry_id, message=message))
+        return send, skip
+
+    async def _refusals(self, messages: list[OutboundMessage]) -> list[str]:
+        """Why each message may not go out ("" where it may)."""
+        ids = [m.subscriber for m in messages if m.requires]
+        states = dict(zip(ids, await self.store.subscribers.consent_states(ids), strict=True))
+        reasons = []
+        for m in messages:
+            active, stopped = states.get(m.subscriber, (False, False))
+            if m.requires == "active" and not active:
+                reasons.append("not_subscribed" if not stopped else "opted_out")
+            elif m.requires == "not_stopped" and stopped:
+                reasons.append("opted_out")
+            else:
+                reasons.append("")
+        return reasons
+
+    async def _render(self, messages: list[OutboundMessage]) -> list[OutboundMessage]:
+        appeals = sorted({m.appeal for m in messages if m.template})
+        counts = dict(zip(appeals, await self.store.appeals.counts(appeals), strict=True))
+        out = []
+        for m in messages:
+            if not m.template:
+                out.append(m)
+                continue
+            count = counts.get(m.appeal, 0)
+            values = {
+                "count": format_count(count, m.language),
+                "others": format_count(max(count - 1, 0), m.language),
+                "appeal": m.appeal,
+            }
+            out.append(msgspec.structs.replace(m, text=render(m.text, values), template=False))
+        return out
