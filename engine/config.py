@@ -24,7 +24,9 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta, Struct, field
 
-from engine.campaigns.settings import CampaignConfig
+from engine.campaigns.keywords import Classifier
+from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig, with_defaults
+from engine.campaigns.texts import TextError, check_template, check_text, render
 
 __all__ = [
     "BindConfig",
@@ -366,9 +368,43 @@ class _Checker:
         carriers = {name: self.carrier(name, c) for name, c in cfg.carriers.items()}
         self.unique_bind_names(cfg)
         self.reclaim_after_timeouts(cfg)
+        campaigns = msgspec.structs.replace(
+            cfg.campaigns, templates=with_defaults(cfg.campaigns.templates)
+        )
+        cfg = msgspec.structs.replace(cfg, campaigns=campaigns)
+        self.campaigns(cfg)
         return msgspec.structs.replace(
             cfg, carriers=carriers, routing=self.routing(cfg), redis=self.redis(cfg.redis)
         )
+
+    def campaigns(self, cfg: Config) -> None:
+        """Keyword tables that agree with each other, and reply texts that name only
+        placeholders the engine fills and still fit one SMS once filled."""
+        c = cfg.campaigns
+        if "{" in c.organisation or "}" in c.organisation:
+            self.fail("campaigns.organisation", f"expected no braces, got {_show(c.organisation)}")
+        if c.default_language not in c.templates:
+            known = ", ".join(sorted(c.templates)) or "none"
+            self.fail(
+                "campaigns.default_language",
+                f"expected a language with [campaigns.templates.*] texts ({known}), "
+                f"got {_show(c.default_language)}",
+            )
+        try:
+            Classifier(c.keywords)
+        except ValueError as exc:
+            self.fail("campaigns.keywords", str(exc))
+        sample = {"organisation": c.organisation, "short_code": cfg.short_code,
+                  "count": "1.000.000", "others": "999.999", "appeal": "9999",
+                  "suggestion": "AFMELDEN"}  # fmt: skip
+        for language, templates in c.templates.items():
+            for name in templates.__struct_fields__:
+                path = f"campaigns.templates.{language}.{name}"
+                try:
+                    check_template(getattr(templates, name), PLACEHOLDERS[name])
+                    check_text(render(getattr(templates, name), sample))
+                except TextError as exc:
+                    self.fail(path, str(exc))
 
     def reclaim_after_timeouts(self, cfg: Config) -> None:
         """A submit waits up to its bind's response timeout; another engine must not take

@@ -30,6 +30,7 @@ from engine.config import Config
 from engine.metrics import Metrics
 from engine.ratelimit import TokenBucket
 from engine.routing import e164_from_smpp
+from engine.signals import undeliverable
 from smpp.constants import (
     MESSAGE_TYPE_MASK,
     REQUESTS_WITHOUT_RESPONSE,
@@ -172,7 +173,7 @@ class Inbox(BindListener):
     async def _apply(self, receipt: Receipt, record: SentRecord) -> None:
         if receipt.state in _PERMANENT_STATES:
             reason = f"{receipt.stat} err:{receipt.err or ''}"
-            await self.store.deliveries.mark_undeliverable(record.to, reason)
+            await undeliverable(self.store, self.metrics, record.to, reason)
 
     def sent(self, message_id: str, record: SentRecord) -> None:
         """The outbox learned a carrier message id: match any receipt that came early."""

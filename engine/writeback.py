@@ -17,6 +17,7 @@ import trio
 from counters import Lane, OutboundMessage, SentRecord, Store, StoreUnavailable
 from engine.lanes import InFlight
 from engine.metrics import Metrics
+from engine.signals import undeliverable
 from smpp.constants import CommandStatus, status_name
 
 __all__ = ["WriteBack"]
@@ -165,7 +166,7 @@ class WriteBack:
         status = status_name(max(statuses)) if statuses else ""
         await self.store.deliveries.record_status(f"ref:{item.message.ref}", result, status)
         if any(s in _BAD_NUMBER for s in statuses):
-            await self.store.deliveries.mark_undeliverable(item.message.to, f"submit {status}")
+            await undeliverable(self.store, self.metrics, item.message.to, f"submit {status}")
 
 
 def _next_attempt(message: OutboundMessage) -> OutboundMessage:

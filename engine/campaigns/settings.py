@@ -13,25 +13,26 @@ from msgspec import Meta, Struct, field
 
 from engine.campaigns.keywords import DEFAULT_TABLES, KeywordTable
 
-__all__ = ["DEFAULT_TEMPLATES", "PLACEHOLDERS", "CampaignConfig", "Templates"]
+__all__ = ["DEFAULT_TEMPLATES", "PLACEHOLDERS", "CampaignConfig", "Templates", "with_defaults"]
 
 
 class Templates(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """What the engine answers, in one language. Each fits one SMS once filled in."""
+    """What the engine answers, in one language. Each fits one SMS once filled in. A text
+    left out of the configuration is the built-in one of that language (or English)."""
 
-    welcome: str
-    stop: str
-    help: str
-    thank_you: str
-    thank_you_public: str
+    welcome: str = ""
+    stop: str = ""
+    help: str = ""
+    thank_you: str = ""
+    thank_you_public: str = ""
     """To a signer of a public appeal who is not a subscriber: thanks and an invitation."""
-    clarify_sign: str
-    clarify_stop: str
-    clarify_other: str
-    no_appeal: str
-    late: str
-    not_subscribed: str
-    other: str
+    clarify_sign: str = ""
+    clarify_stop: str = ""
+    clarify_other: str = ""
+    no_appeal: str = ""
+    late: str = ""
+    not_subscribed: str = ""
+    other: str = ""
 
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
@@ -133,3 +134,17 @@ class CampaignConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """The fan-out waits while the bulk lane holds more than this."""
     keywords: dict[str, KeywordTable] = field(default_factory=lambda: dict(DEFAULT_TABLES))
     templates: dict[str, Templates] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+
+
+def with_defaults(configured: dict[str, Templates]) -> dict[str, Templates]:
+    """The built-in languages plus the configured ones, each text left empty filled in from
+    the built-in texts of its language (English for a language we have none for)."""
+    merged = dict(DEFAULT_TEMPLATES)
+    for language, templates in configured.items():
+        base = DEFAULT_TEMPLATES.get(language, DEFAULT_TEMPLATES["en"])
+        filled = {
+            name: getattr(templates, name) or getattr(base, name)
+            for name in Templates.__struct_fields__
+        }
+        merged[language] = Templates(**filled)
+    return merged

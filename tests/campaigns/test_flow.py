@@ -1,13 +1,21 @@
-"""The urgent-action flow end to end: simulator handsets, the engine, real Redis."""
+"""The urgent-action flow end to end: simulator handsets, the engine, real Redis.
+
+Every check compares the engine's Redis state with the simulator's ledger (what each handset
+received and sent), after the whole system has settled (a positive signal: nothing due in the
+simulator, every MO routed or counted as a redelivery, every lane and the schedule empty).
+"""
 
 from __future__ import annotations
+
+import re
+from collections import Counter
 
 import trio
 
 from counters import Lane, Store
 from engine.campaigns.model import AppealSpec
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
-from smpp.simulator.ledger import Kind
+from smpp.simulator.ledger import Kind, Record
 from tests.engine.support import Rig, rig
 
 FIRST = 31600000000
@@ -17,6 +25,8 @@ redelivery_window = 0.2
 [campaigns]
 thank_delay = 0.5
 """
+APPEAL = "Urgente actie: stop de marteling van een gevangene. Antwoord JA om te tekenen."
+SIGN_KINDS = {"ja", "duplicate", "stranger"}
 
 
 def sim_config(count: int, **handsets: object) -> SimulatorConfig:
@@ -24,11 +34,11 @@ def sim_config(count: int, **handsets: object) -> SimulatorConfig:
         "count": count,
         "reply_probability": 0.5,
         "stop_probability": 0.05,
-        "help_probability": 0.02,
-        "unrelated_probability": 0.02,
+        "help_probability": 0.03,
+        "unrelated_probability": 0.03,
         "long_probability": 0.0,
         "duplicate_probability": 0.2,
-        "stranger_probability": 0.0,
+        "stranger_probability": 0.05,
         "delay_min": 0.0,
         "delay_median": 300.0,
         "delay_sigma": 0.5,
@@ -44,16 +54,9 @@ def sim_config(count: int, **handsets: object) -> SimulatorConfig:
     )
 
 
-async def subscribe(store: Store, count: int) -> None:
-    numbers = [f"+{FIRST + i}" for i in range(count)]
-    await store.subscribers.subscribe_many(numbers, source="test", language="nl")
-
-
-async def wait_for(predicate: object, timeout: float = 30.0) -> None:
-    assert callable(predicate)
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.05)
+async def subscribe(store: Store, first: int, count: int, language: str = "nl") -> None:
+    numbers = [f"+{first + i}" for i in range(count)]
+    await store.subscribers.subscribe_many(numbers, source="test", language=language)
 
 
 def redeliveries(r: Rig) -> int:
@@ -70,8 +73,6 @@ def mo_count(r: Rig) -> int:
 
 
 async def settled(r: Rig) -> bool:
-    """Nothing left anywhere: no reply or receipt due in the simulator, every MO routed,
-    every lane and the schedule empty."""
     centre = r.sim.centre
     if len(centre.scheduler) or any(len(a.outbox) for a in centre.accounts):
         return False
@@ -79,7 +80,8 @@ async def settled(r: Rig) -> bool:
         return False
     queues = r.store.queues
     lanes = [await queues.length(lane) for lane in Lane]
-    return sum(lanes) == 0 and await queues.scheduled() == 0
+    jobs = await r.store.appeals.jobs()
+    return sum(lanes) == 0 and await queues.scheduled() == 0 and not jobs
 
 
 async def wait_settled(r: Rig, timeout: float = 60.0) -> None:
@@ -93,30 +95,101 @@ async def wait_settled(r: Rig, timeout: float = 60.0) -> None:
         "scheduler": len(centre.scheduler),
         "sim outbox": [len(a.outbox) for a in centre.accounts],
         "routed": r.engine.router_loop.routed,
+        "redeliveries": redeliveries(r),
         "mo": mo_count(r),
         "lanes": [await queues.length(lane) for lane in Lane],
-        "pending": [await queues.pending(lane) for lane in Lane],
         "scheduled": await queues.scheduled(),
+        "jobs": await r.store.appeals.jobs(),
     }
     raise AssertionError(f"not settled after {timeout} s: {state}")
 
 
-def first_ja(r: Rig) -> set[str]:
-    return {rec.number for rec in r.sim.ledger if rec.kind == "ja"}
+def mt_to(r: Rig, prefix: str) -> Counter[str]:
+    """How many MT each number received whose text starts with ``prefix``."""
+    return Counter(
+        rec.number for rec in r.sim.ledger if rec.direction == "mt" and rec.text.startswith(prefix)
+    )
 
 
-async def test_appeal_ja_thanks_and_stop(store: Store) -> None:
+def signers_in_ledger(r: Rig) -> set[str]:
+    return {rec.number for rec in r.sim.ledger if rec.kind in SIGN_KINDS}
+
+
+async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> None:
     count = 400
-    await subscribe(store, count)
+    await subscribe(store, FIRST, count)
     async with rig(store, sim_config(count), router=None, extra=EXTRA) as r:
         campaigns = r.engine.campaigns
-        view = await campaigns.create(
-            AppealSpec(title="Test", text="Stop de marteling. Antwoord JA.")
-        )
+        spec = AppealSpec(title="Gevangene X", text=APPEAL, public=True)
+        view = await campaigns.create(spec)
+        assert (view.encoding, view.segments) == ("GSM 03.38", 1)
         await campaigns.send(view.id)
-        await wait_for(lambda: r.sim.ledger.count(Kind.MT) >= count)
+        with trio.fail_after(30):
+            while r.sim.ledger.count(Kind.MT) < count:
+                await trio.sleep(0.05)
         await wait_settled(r)
-        signers = first_ja(r)
-        assert await store.appeals.count(view.id) == len(signers)
+
+        # The appeal reached every subscriber exactly once.
+        assert set(mt_to(r, "Urgente actie").values()) == {1}
+        assert len(mt_to(r, "Urgente actie")) == count
+
+        # Signatures: exactly the distinct numbers that sent a JA (strangers included: public).
+        signers = signers_in_ledger(r)
+        total = await store.appeals.count(view.id)
+        assert total == len(signers)
+        assert any(int(n) >= FIRST + count for n in signers), "no stranger signed"
+
+        # One thank-you per signer, carrying a count between its position and the total.
+        thanks = [rec for rec in r.sim.ledger if rec.direction == "mt" and "getekend" in rec.text]
+        assert Counter(rec.number for rec in thanks) == Counter(signers)
+        position = await positions(store, view.id)
+        for rec in thanks:
+            others = int(re.search(r"en ([\d.]+) anderen", rec.text)[1].replace(".", ""))  # type: ignore[index]
+            assert position[rec.number] <= others + 1 <= total
+
+        # STOP: confirmed once, nothing after the confirmation.
+        stoppers = {rec.number for rec in r.sim.ledger if rec.kind == "stop"}
+        assert stoppers
+        confirmations = mt_to(r, "Je bent afgemeld")
+        assert confirmations == Counter(stoppers)
+        after = [
+            rec for rec in after_confirmation(r) if not rec.text.startswith("Je bent afgemeld")
+        ]
+        assert after == []
+
+        # HELP is answered.
+        helpers = {rec.number for rec in r.sim.ledger if rec.kind == "help"}
+        assert helpers <= set(mt_to(r, "Amnesty: SMS-acties"))
+
+        # Outcome: once, to exactly the signers who have not opted out since.
+        ids = await store.subscribers.ids([f"+{n}" for n in sorted(signers)], create=False)
+        states = await store.subscribers.consent_states(ids)
+        expected = {
+            n for n, (_, stopped) in zip(sorted(signers), states, strict=True) if not stopped
+        }
+        await campaigns.outcome(view.id, "Goed nieuws: gevangene X is vrijgelaten. Dank!")
+        await wait_settled(r)
+        assert mt_to(r, "Goed nieuws") == Counter(expected)
         shown = await campaigns.show(view.id)
-        assert shown.signatures == len(signers)
+        assert shown.outcome.sent == len(expected)
+        assert shown.fanout.sent == count
+
+
+async def positions(store: Store, appeal: int) -> dict[str, int]:
+    """Each signer's number -> its 1-based position in the signature stream."""
+    signatures = await store.appeals.signatures(appeal, count=100_000)
+    numbers = await store.subscribers.numbers([s.subscriber for s in signatures])
+    return {n.lstrip("+"): i for i, n in enumerate(numbers, 1) if n}
+
+
+def after_confirmation(r: Rig) -> list[Record]:
+    """MT each opted-out handset received after its STOP confirmation."""
+    confirmed: dict[str, float] = {}
+    for rec in r.sim.ledger:
+        if rec.direction == "mt" and rec.text.startswith("Je bent afgemeld"):
+            confirmed.setdefault(rec.number, rec.t)
+    return [
+        rec
+        for rec in r.sim.ledger
+        if rec.direction == "mt" and rec.number in confirmed and rec.t > confirmed[rec.number]
+    ]

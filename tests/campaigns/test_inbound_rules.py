@@ -1,0 +1,189 @@
+"""Routing decisions driven by hand-written MO: latest appeal, crashes, dead letters, windows."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from counters import Lane, Store
+from engine.app import open_engine
+from engine.campaigns.model import AppealSpec
+from engine.campaigns.router import CampaignRouter
+from engine.metrics import Metrics
+from engine.routers import Batch, LoggingRouter
+from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
+from smpp.simulator.handsets import Reply
+from smpp.simulator.ledger import Kind
+from smpp.simulator.server import Simulator, open_simulator
+from tests.campaigns.test_flow import FIRST, subscribe
+from tests.engine.support import Rig, engine_config, rig
+
+EXTRA = """
+[inbox]
+redelivery_window = 0.2
+[campaigns]
+thank_delay = 0.2
+"""
+
+
+def quiet_sim(count: int = 1000) -> SimulatorConfig:
+    """Handsets that never answer on their own: the test writes every MO itself."""
+    return SimulatorConfig(
+        port=0,
+        accounts=[AccountConfig(system_id="ja", password="pw")],
+        receipts=ReceiptConfig(enabled=False),
+        handsets=HandsetConfig(count=count, reply_probability=0.0, stop_probability=0.0,
+                               help_probability=0.0, unrelated_probability=0.0,
+                               long_probability=0.0, stranger_probability=0.0),
+    )  # fmt: skip
+
+
+def send_mo(sim: Simulator, number: int, text: str) -> None:
+    reply = Reply(0.0, Kind.JA, text, number)
+    sim.centre.send_mo(sim.account("ja"), reply, "4777", (0, 0), trio.current_time())
+
+
+async def wait_routed(r: Rig, count: int) -> None:
+    with trio.fail_after(10):
+        await r.engine.router_loop.wait_routed(count)
+
+
+async def wait_mt(sim: Simulator, count: int) -> None:
+    with trio.fail_after(20):
+        while sim.ledger.count(Kind.MT) < count:
+            await trio.sleep(0.02)
+
+
+async def test_bare_ja_signs_the_latest_appeal_the_handset_received(store: Store) -> None:
+    await subscribe(store, FIRST, 10, "nl")
+    await subscribe(store, FIRST + 10, 10, "en")
+    async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
+        campaigns = r.engine.campaigns
+        first = await campaigns.create(AppealSpec(title="A", text="Appeal A: reply JA"))
+        await campaigns.send(first.id)
+        await wait_mt(r.sim, 20)
+        second = await campaigns.create(
+            AppealSpec(title="B", text="Appeal B: reply YES", language="en", audience_language="en")
+        )
+        await campaigns.send(second.id)
+        await wait_mt(r.sim, 30)
+        with trio.fail_after(10):  # the engine notes who received what once the carrier took it
+            while await store.appeals.last_received_many([1, 11]) != [first.id, second.id]:
+                await trio.sleep(0.02)
+        send_mo(r.sim, FIRST, "Ja!")  # received only A
+        send_mo(r.sim, FIRST + 10, "yes")  # received A, then B
+        send_mo(r.sim, FIRST + 11, f"JA {first.id}")  # an explicit reference wins
+        await wait_routed(r, 3)
+        assert await store.appeals.count(first.id) == 2
+        assert await store.appeals.count(second.id) == 1
+        assert await store.appeals.has_signed(second.id, 11)
+
+
+async def test_ja_for_no_open_appeal_gets_a_hint_not_a_signature(store: Store) -> None:
+    await subscribe(store, FIRST, 1)
+    async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
+        send_mo(r.sim, FIRST, "JA")
+        send_mo(r.sim, FIRST + 1, "Jsa")  # a near miss from someone else
+        await wait_mt(r.sim, 2)
+        texts = {rec.number: rec.text for rec in r.sim.ledger if rec.direction == "mt"}
+        assert texts[str(FIRST)].startswith("Dank je, maar er loopt nu geen oproep")
+        assert texts[str(FIRST + 1)].startswith("Bedoelde je JA?")
+        assert await store.appeals.ids() == []
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing contains it."""
+
+
+class CrashAfterEffects(CampaignRouter):
+    """Does all of a batch's work, then dies before the batch is acknowledged."""
+
+    async def route(self, batch: Batch, *, again: bool) -> None:
+        await super().route(batch, again=again)
+        raise Crash
+
+
+async def test_router_crash_after_signing_sends_no_second_reply(store: Store) -> None:
+    await subscribe(store, FIRST, 5)
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        config = engine_config(port, store.keys.namespace, extra=EXTRA)
+        with pytest.RaisesGroup(Crash, allow_unwrapped=True, flatten_subgroups=True):
+            async with open_engine(config, store=store, router=CrashAfterEffects) as engine:
+                view = await engine.campaigns.create(
+                    AppealSpec(title="T", text="T: JA", public=True)
+                )
+                await engine.campaigns.send(view.id)
+                await wait_mt(sim, 5)
+                with trio.fail_after(10):
+                    while await store.appeals.last_received_many([1]) != [view.id]:
+                        await trio.sleep(0.02)
+                send_mo(sim, FIRST, "JA")
+                send_mo(sim, FIRST + 1, "STOP")
+                send_mo(sim, FIRST + 2, "HELP")
+                send_mo(sim, 31699999999, "JA")  # a stranger on a public appeal
+                await trio.sleep_forever()  # until the router dies
+        assert await store.appeals.count(view.id) == 2
+        async with open_engine(config, store=store, metrics=Metrics()) as engine:
+            # The restarted router reads the unacknowledged batch again and finishes it.
+            await engine.router_loop.wait_routed(4)
+            await wait_mt(sim, 5 + 4)  # thank-you x2, STOP confirmation, HELP answer
+            with trio.fail_after(10):
+                while await store.queues.scheduled() or await store.queues.length(
+                    Lane.TRANSACTIONAL
+                ):
+                    await trio.sleep(0.02)
+        replies = sorted(
+            (rec.number, rec.text.split(" ")[0])
+            for rec in sim.ledger
+            if rec.direction == "mt" and not rec.text.startswith("T:")
+        )
+        assert replies == sorted(
+            [(str(FIRST), "Dank"), (str(FIRST + 1), "Je"), (str(FIRST + 2), "Amnesty:"),
+             ("31699999999", "Dank")]
+        )  # fmt: skip
+        assert await store.appeals.count(view.id) == 2
+
+
+class PoisonRouter(LoggingRouter):
+    async def route(self, batch: Batch, *, again: bool) -> None:
+        if any(record.text == "poison" for _, record in batch):
+            raise ValueError("cannot digest this")
+        await super().route(batch, again=again)
+
+
+async def test_a_message_the_router_cannot_handle_is_dead_lettered(store: Store) -> None:
+    async with rig(store, quiet_sim(), router=PoisonRouter) as r:
+        send_mo(r.sim, FIRST, "hello")
+        send_mo(r.sim, FIRST + 1, "poison")
+        send_mo(r.sim, FIRST + 2, "world")
+        await wait_routed(r, 3)
+        router = r.engine.router
+        assert isinstance(router, PoisonRouter)
+        assert sorted(record.text for record in router.seen) == ["hello", "world"]
+        dead = await store.deliveries.dead_letters()
+        assert [(record.text, error) for _, error, record in dead] == [
+            ("poison", "ValueError: cannot digest this")
+        ]
+        assert r.metrics.registry.get_sample_value("ja_router_dead_letters_total") == 1
+
+
+async def test_a_second_ja_after_the_window_is_routed_and_counted_as_duplicate(
+    store: Store,
+) -> None:
+    await subscribe(store, FIRST, 1)
+    async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
+        view = await r.engine.campaigns.create(AppealSpec(title="T", text="T: JA", public=True))
+        await r.engine.campaigns.send(view.id)
+        send_mo(r.sim, FIRST, "JA")
+        send_mo(r.sim, FIRST, "JA")  # within the window: the carrier's redelivery
+        await wait_routed(r, 1)
+        await trio.sleep(0.3)  # let the redelivery window pass: the next JA is a person's
+        send_mo(r.sim, FIRST, "JA")
+        await wait_routed(r, 2)
+        ja = r.metrics.registry.get_sample_value
+        assert ja("ja_campaign_ja_total", {"result": "accepted"}) == 1
+        assert ja("ja_campaign_ja_total", {"result": "duplicate"}) == 1
+        assert ja("ja_inbox_messages_total", {"carrier": "sim", "kind": "redelivery"}) == 1
+        log = await store.deliveries.inbound_log()
+        assert [record.text for _, record in log] == ["JA", "JA"]  # kept after routing
