@@ -24,7 +24,7 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta, Struct, field
 
-from engine.campaigns.keywords import Classifier
+from engine.campaigns.keywords import DEFAULT_TABLES, Classifier
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig, with_defaults
 from engine.campaigns.texts import TextError, check_template, check_text, render
 
@@ -369,7 +369,9 @@ class _Checker:
         self.unique_bind_names(cfg)
         self.reclaim_after_timeouts(cfg)
         campaigns = msgspec.structs.replace(
-            cfg.campaigns, templates=with_defaults(cfg.campaigns.templates)
+            cfg.campaigns,
+            templates=with_defaults(cfg.campaigns.templates),
+            keywords={**DEFAULT_TABLES, **cfg.campaigns.keywords},
         )
         cfg = msgspec.structs.replace(cfg, campaigns=campaigns)
         self.campaigns(cfg)

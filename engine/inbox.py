@@ -27,6 +27,7 @@ import trio
 from counters import InboundRecord, SentRecord, Store, StoreUnavailable
 from engine.bind import BindListener, CarrierBind
 from engine.config import Config
+from engine.masking import mask_number, printable
 from engine.metrics import Metrics
 from engine.ratelimit import TokenBucket
 from engine.routing import e164_from_smpp
@@ -187,9 +188,11 @@ class Inbox(BindListener):
     def expire(self, now: float) -> None:
         """Drop multi-part MO parts whose siblings never came, and receipts never matched."""
         for lost in self._reassembler.expire(now):
-            carrier = str(lost.key[0]) if isinstance(lost.key, tuple) else "unknown"
-            log.info("multi-part message from %r dropped: %d of %d parts came",
-                     lost.key, lost.received, lost.total)  # fmt: skip
+            key = lost.key if isinstance(lost.key, tuple) else ("unknown", "")
+            carrier, source = str(key[0]), str(key[1])
+            log.info("multi-part message from %s via %s dropped: %d of %d parts came",
+                     mask_number(source), printable(carrier),
+                     lost.received, lost.total)  # fmt: skip
             self.metrics.child("inbound", carrier, "incomplete").inc()
         self._expire_held()
 

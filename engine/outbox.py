@@ -45,6 +45,7 @@ from counters import (
 from engine.bind import THROTTLE_STATUSES, NotSent
 from engine.config import BindConfig, Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
+from engine.masking import mask_number, printable
 from engine.metrics import Metrics
 from engine.pool import CarrierPool
 from engine.preflight import Preflight
@@ -265,7 +266,8 @@ class Outbox:
         message = entry.message
         carrier = self.routing.carrier_for(message.to, message.carrier if hint is None else hint)
         if carrier is None or carrier not in self.queues:
-            log.error("no carrier for %s (message %s): dropped", message.to, message.ref)
+            log.error("no carrier for %s (message %s): dropped", mask_number(message.to),
+                      printable(message.ref))  # fmt: skip
             self._finish(
                 InFlight(lane, entry.entry_id, message, "", [], 0, False, 0.0), "unroutable"
             )

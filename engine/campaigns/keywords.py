@@ -97,7 +97,7 @@ DEFAULT_TABLES: dict[str, KeywordTable] = {
     "nl": KeywordTable(
         opt_out=["STOP", "STOPPEN", "UIT", "AFMELDEN", "STOP ALLES"],
         help=["HELP", "INFO", "HULP"],
-        join=["START", "AAN", "AANMELDEN", "JOIN"],
+        join=["START", "AAN", "AANMELDEN"],
         sign=["JA", "JAWEL", "JAH"],
         negative=["NEE", "NEEN"],
     ),

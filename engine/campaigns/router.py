@@ -228,14 +228,14 @@ class CampaignRouter:
                     text = self._text(item.language, "stop")
                     plan.replies.append((item.entry_id, self._reply(item, "stop", text)))
         if plan.joins:
-            joins = [(i.record.source, i.record.text, i.entry_id, _route(i.record),
-                      i.decision.language or i.language) for i in plan.joins]  # fmt: skip
+            # A known subscriber keeps the language they have; a new one gets the language
+            # of the word they joined with (AAN: Dutch, JOIN: English).
+            joins = [(i.record.source, i.record.text, i.entry_id, _route(i.record), i.language)
+                     for i in plan.joins]  # fmt: skip
             results = await subscribers.subscribe_each(joins, source="sms")
             for item, result in zip(plan.joins, results, strict=True):
                 metrics.child("consent", "subscribe", "sms").inc()
                 item.subscriber = result.subscriber
-                language = item.decision.language
-                item.language = language if language in self.config.templates else item.language
                 text = self._text(item.language, "welcome")
                 plan.replies.append((item.entry_id, self._reply(item, "welcome", text)))
 

@@ -133,6 +133,7 @@ class CampaignConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     fanout_high_water: Annotated[int, Meta(ge=1000)] = 50_000
     """The fan-out waits while the bulk lane holds more than this."""
     keywords: dict[str, KeywordTable] = field(default_factory=lambda: dict(DEFAULT_TABLES))
+    """Per language; a language configured here replaces that language's built-in table."""
     templates: dict[str, Templates] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import trio
 
-from counters import Lane, Store
+from counters import InboundRecord, Lane, Store
 from engine.app import open_engine
 from engine.campaigns.model import AppealSpec
 from engine.campaigns.router import CampaignRouter
 from engine.metrics import Metrics
-from engine.routers import Batch, LoggingRouter
+from engine.routers import Batch, LoggingRouter, RouterContext
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from smpp.simulator.handsets import Reply
 from smpp.simulator.ledger import Kind
@@ -187,3 +187,43 @@ async def test_a_second_ja_after_the_window_is_routed_and_counted_as_duplicate(
         assert ja("ja_inbox_messages_total", {"carrier": "sim", "kind": "redelivery"}) == 1
         log = await store.deliveries.inbound_log()
         assert [record.text for _, record in log] == ["JA", "JA"]  # kept after routing
+
+
+async def test_join_subscribes_with_a_welcome_and_stop_start_round_trip(store: Store) -> None:
+    async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
+        send_mo(r.sim, FIRST, "AAN")  # a TV viewer joins in Dutch
+        send_mo(r.sim, FIRST + 1, "join")  # and one in English
+        await wait_mt(r.sim, 2)
+        ids = await store.subscribers.ids([f"+{FIRST}", f"+{FIRST + 1}"], create=False)
+        assert await store.subscribers.consent_states(ids) == [(True, False), (True, False)]
+        assert await store.subscribers.languages(ids) == ["nl", "en"]
+        texts = {rec.number: rec.text for rec in r.sim.ledger if rec.direction == "mt"}
+        assert texts[str(FIRST)].startswith("Welkom bij het SMS-netwerk van Amnesty")
+        assert texts[str(FIRST + 1)].startswith("Welcome to the Amnesty SMS network")
+        send_mo(r.sim, FIRST + 1, "Stop. Thank you")
+        await wait_mt(r.sim, 3)
+        assert await store.subscribers.consent_states(ids[1:]) == [(False, True)]
+        send_mo(r.sim, FIRST + 1, "STOP")  # already out: not confirmed a second time
+        send_mo(r.sim, FIRST + 1, "START")
+        await wait_mt(r.sim, 4)
+        assert await store.subscribers.consent_states(ids[1:]) == [(True, False)]
+        mine = [rec.text.split()[0] for rec in r.sim.ledger if rec.number == str(FIRST + 1)]
+        assert [t for t in mine if t in ("Welcome", "You")] == ["Welcome", "You", "Welcome"]
+        history = await store.subscribers.history(f"+{FIRST + 1}")
+        assert [e.kind.value for e in history] == ["subscribe", "unsubscribe", "unsubscribe",
+                                                   "subscribe"]  # fmt: skip
+
+
+async def test_only_phone_numbers_get_automatic_answers(store: Store) -> None:
+    config = engine_config(2775, store.keys.namespace, extra=EXTRA)
+    router = CampaignRouter(RouterContext(store, config, Metrics()))
+
+    def record(source: str) -> InboundRecord:
+        return InboundRecord(source=source, destination="4777", text="HELP", carrier="sim",
+                             bind="sim-1", received_at=1.0)  # fmt: skip
+
+    batch = [("1-1", record("AMNESTY")), ("1-2", record("4777")), ("1-3", record("+31612345678"))]
+    await router.route(batch, again=False)
+    await store.queues.ensure_groups()
+    queued = await store.queues.read(Lane.TRANSACTIONAL, "test", count=10)
+    assert [(q.message.to, q.message.kind) for q in queued] == [("+31612345678", "help")]

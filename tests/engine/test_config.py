@@ -316,3 +316,41 @@ def test_reclaim_idle_must_outlast_the_response_timeout() -> None:
         error(text)
     )
     assert parse(text + "[outbox]\nreclaim_idle = 81\n", ENV).outbox.reclaim_idle == 81
+
+
+def test_campaign_defaults_and_a_partial_language() -> None:
+    config = parse(MINIMAL + '[campaigns.templates.de]\nhelp = "Hilfe: {organisation}"\n')
+    campaigns = config.campaigns
+    assert (campaigns.default_language, campaigns.thank_delay) == ("nl", 60.0)
+    assert config.inbox.router == "campaigns"
+    assert sorted(campaigns.templates) == ["de", "en", "nl"]
+    assert campaigns.templates["de"].help == "Hilfe: {organisation}"
+    assert campaigns.templates["de"].stop == campaigns.templates["en"].stop  # filled in
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            '[campaigns.templates.nl]\nwelcome = "Hoi {name}"',
+            "ja.toml: campaigns.templates.nl.welcome: unknown placeholder {name}",
+        ),
+        (
+            '[campaigns.templates.nl]\nstop = "' + "x" * 161 + '"',
+            "ja.toml: campaigns.templates.nl.stop: ",
+        ),
+        ('[campaigns]\ndefault_language = "fr"', "ja.toml: campaigns.default_language: "),
+        ('[campaigns]\norganisation = "A {b}"', "ja.toml: campaigns.organisation: "),
+        (
+            '[campaigns.keywords.xx]\nsign = ["STOP"]',
+            "ja.toml: campaigns.keywords: ",
+        ),
+        (
+            "[inbox]\nredelivery_window = 0",
+            "ja.toml: inbox.redelivery_window: expected a number > 0",
+        ),
+        ('[inbox]\nrouter = "csv"', 'ja.toml: inbox.router: expected one of "campaigns", "log"'),
+    ],
+)
+def test_bad_campaign_settings_name_the_field(table: str, expected: str) -> None:
+    assert error(MINIMAL + table).startswith(expected)

@@ -97,7 +97,7 @@ CASES: list[tuple[str, Intent, str, str]] = [
     ("START", JOIN, "join", "nl"),
     ("aan", JOIN, "join", "nl"),
     ("Aanmelden", JOIN, "join", "nl"),
-    ("JOIN", JOIN, "join", "nl"),
+    ("JOIN", JOIN, "join", "en"),
     ("subscribe", JOIN, "join", "en"),
     ("UNSTOP", JOIN, "join", "en"),
     ("inscription", JOIN, "join", "fr"),
