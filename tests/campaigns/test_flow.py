@@ -147,6 +147,13 @@ async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> N
             others = int(re.search(r"en ([\d.]+) anderen", rec.text)[1].replace(".", ""))  # type: ignore[index]
             assert position[rec.number] <= others + 1 <= total
 
+        # A public appeal's strangers are thanked and invited, not subscribed.
+        strangers = {n for n in signers if int(n) >= FIRST + count}
+        invited = {rec.number for rec in thanks if "Vaker meedoen?" in rec.text}
+        assert invited == strangers
+        ids = await store.subscribers.ids([f"+{n}" for n in sorted(strangers)], create=False)
+        assert {active for active, _ in await store.subscribers.consent_states(ids)} == {False}
+
         # STOP: confirmed once, nothing after the confirmation.
         stoppers = {rec.number for rec in r.sim.ledger if rec.kind == "stop"}
         assert stoppers

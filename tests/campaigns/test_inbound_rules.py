@@ -7,7 +7,10 @@ import trio
 
 from counters import InboundRecord, Lane, Store
 from engine.app import open_engine
+from engine.campaigns.appeals import Campaigns
+from engine.campaigns.fanout import FanOut
 from engine.campaigns.model import AppealSpec
+from engine.campaigns.settings import CampaignConfig
 from engine.campaigns.router import CampaignRouter
 from engine.metrics import Metrics
 from engine.routers import Batch, LoggingRouter, RouterContext
@@ -227,3 +230,46 @@ async def test_only_phone_numbers_get_automatic_answers(store: Store) -> None:
     await store.queues.ensure_groups()
     queued = await store.queues.read(Lane.TRANSACTIONAL, "test", count=10)
     assert [(q.message.to, q.message.kind) for q in queued] == [("+31612345678", "help")]
+
+
+async def test_consent_is_checked_when_the_message_goes_out(store: Store) -> None:
+    """Queued while the engine was down; one recipient opts out before it comes back."""
+    await subscribe(store, FIRST, 3)
+    campaigns = Campaigns(store, CampaignConfig())
+    view = await campaigns.create(AppealSpec(title="T", text="T: antwoord JA"))
+    await campaigns.send(view.id)
+    fanout = FanOut(store, CampaignConfig(), Metrics())
+    await store.queues.ensure_groups()
+    assert await fanout.expand(view.id, "appeal") == 3
+    await store.subscribers.unsubscribe(f"+{FIRST + 1}", source="test")
+    async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
+        await wait_mt(r.sim, 2)
+        with trio.fail_after(10):
+            while (await campaigns.show(view.id)).fanout.refused < 1:
+                await trio.sleep(0.02)
+        got = sorted(rec.number for rec in r.sim.ledger if rec.direction == "mt")
+        assert got == [str(FIRST), str(FIRST + 2)]
+        refused = r.metrics.registry.get_sample_value(
+            "ja_outbox_messages_total", {"lane": "bulk", "result": "opted_out"}
+        )
+        assert refused == 1
+
+
+async def test_a_permanent_delivery_failure_opts_the_subscriber_out(store: Store) -> None:
+    await subscribe(store, FIRST, 2)
+    sim = quiet_sim()
+    sim = SimulatorConfig(
+        port=0,
+        accounts=sim.accounts,
+        receipts=ReceiptConfig(delay=0.05, jitter=0.0, outcomes={"UNDELIV": 1.0}),
+        handsets=sim.handsets,
+    )
+    async with rig(store, sim, router=None, extra=EXTRA) as r:
+        view = await r.engine.campaigns.create(AppealSpec(title="T", text="T: antwoord JA"))
+        await r.engine.campaigns.send(view.id)
+        ids = await store.subscribers.ids([f"+{FIRST}", f"+{FIRST + 1}"], create=False)
+        with trio.fail_after(10):
+            while await store.subscribers.consent_states(ids) != [(False, True)] * 2:
+                await trio.sleep(0.02)
+        history = await store.subscribers.history(f"+{FIRST}")
+        assert (history[-1].kind.value, history[-1].source) == ("unsubscribe", "carrier")
