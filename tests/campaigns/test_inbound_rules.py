@@ -10,8 +10,8 @@ from engine.app import open_engine
 from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.model import AppealSpec
-from engine.campaigns.settings import CampaignConfig
 from engine.campaigns.router import CampaignRouter
+from engine.campaigns.settings import CampaignConfig
 from engine.metrics import Metrics
 from engine.routers import Batch, LoggingRouter, RouterContext
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
