@@ -43,8 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="FILE")
     run.set_defaults(handler=_run)
     demo = sub.add_parser("demo", help="simulator plus engine in one process, end to end")
-    demo.add_argument("--recipients", type=int, default=300, help="handsets the appeal goes to")
-    demo.add_argument("--rate", type=float, default=500.0, help="messages per second on the bind")
+    demo.add_argument(
+        "--recipients", type=int, default=10_000, help="handsets, all subscribed (default 10000)"
+    )
+    demo.add_argument(
+        "--rate", type=float, default=2000.0, help="messages per second on the bind (default 2000)"
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="keep this run's Redis namespace (and say how to look)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=1, help="the simulator's seed: same seed, same replies"
+    )
     demo.set_defaults(handler=_demo)
     # Listed for --help only; main() forwards "simulator ..." before argparse sees it.
     sub.add_parser("simulator", help="run the SMSC simulator (see: ja-engine simulator --help)")

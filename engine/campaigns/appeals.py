@@ -90,7 +90,8 @@ class Campaigns:
         window = float(meta.extra.get("reply_window", self.config.reply_window))
         opened = msgspec.structs.replace(meta, opens_at=now, closes_at=now + window)
         await self.store.appeals.create(opened)
-        audience = await self.store.subscribers.active_count()
+        audience = await self.store.subscribers.active_count()  # the segment is counted as
+        # the fan-out goes: who is outside it ends up in "skipped"
         await self.store.appeals.set_state(
             appeal,
             {"status": AppealStatus.SENDING.value, "appeal_audience": audience, "sent_at": now},
@@ -164,5 +165,6 @@ def _progress(
         sent=number("sent"),
         refused=number("opted_out") + number("not_subscribed"),
         failed=number("rejected") + number("failed") + number("unknown") + number("unroutable"),
+        skipped=number("skipped"),
         audience=number("audience") if audience is None else audience,
     )

@@ -84,7 +84,12 @@ class FanOut:
         messages = await self._messages(meta, kind, ids)
         flags = await self.store.queues.enqueue_appeal(appeal, messages, kind=kind)
         queued = sum(flags)
-        await self.store.appeals.add_state(appeal, f"{kind}_queued", queued)
+        await self.store.appeals.tally(
+            {
+                (appeal, f"{kind}_queued"): queued,
+                (appeal, f"{kind}_skipped"): len(ids) - len(messages),
+            }
+        )
         await self.store.appeals.set_state(appeal, {f"{kind}_cursor": cursor + length})
         self.metrics.child("fanout", kind).inc(queued)
         return queued
@@ -97,6 +102,8 @@ class FanOut:
         log.info("appeal %d: %s fan-out queued in full", appeal, kind)
 
     async def _messages(self, meta: AppealMeta, kind: str, ids: list[int]) -> list[OutboundMessage]:
+        """One message per recipient of this chunk; those left out (outside the appeal's
+        segment, opted out since they signed, forgotten) are counted as skipped."""
         if not ids:
             return []
         subscribers = self.store.subscribers

@@ -54,12 +54,15 @@ class FanOutProgress(Struct, frozen=True, kw_only=True):
     refused: int
     """Not sent at sending time: opted out or no longer subscribed."""
     failed: int
+    skipped: int = 0
+    """Not queued at all: outside the appeal's segment, opted out since they signed (an
+    outcome), or forgotten."""
     audience: int
     """Recipients when it started (active subscribers, or signers for an outcome)."""
 
     @property
     def remaining(self) -> int:
-        return max(0, self.audience - self.sent - self.refused - self.failed)
+        return max(0, self.audience - self.sent - self.refused - self.failed - self.skipped)
 
 
 class AppealView(Struct, frozen=True, kw_only=True):

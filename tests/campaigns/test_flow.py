@@ -179,7 +179,8 @@ async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> N
         assert mt_to(r, "Goed nieuws") == Counter(expected)
         shown = await campaigns.show(view.id)
         assert shown.outcome.sent == len(expected)
-        assert shown.fanout.sent == count
+        assert (shown.outcome.skipped, shown.outcome.remaining) == (len(signers) - len(expected), 0)
+        assert (shown.fanout.sent, shown.fanout.remaining) == (count, 0)
 
 
 async def positions(store: Store, appeal: int) -> dict[str, int]:
