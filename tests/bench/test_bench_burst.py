@@ -1,0 +1,74 @@
+"""The TV-burst benchmark runs end to end, checks itself exactly, and reports in the agreed
+shape; speed is not asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.burst import steady_rate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_quick_run_is_exact_and_ends_with_the_json_report(redis_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.burst", "--quick", "--json", "--url", redis_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("ja_per_second (JA/s")  # the human-readable table comes first
+    report: dict[str, Any] = json.loads(lines[-1])
+
+    assert report["benchmark"] == "burst"
+    assert report["unit"] == "JA/s"
+    rate = report["results"]["ja_per_second"]
+    assert set(rate) == {"ja-engine", "naive"}
+    for stats in rate.values():
+        assert set(stats) == {"median", "min", "max"}
+        assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+    assert set(report["ratios"]) == {"ja_per_second"}
+    assert set(report["ratios"]["ja_per_second"]) == {"vs_naive"}
+    assert report["ratios"]["ja_per_second"]["vs_naive"] > 0
+
+    for name in ("thank_you_delay_p50", "thank_you_delay_p99"):
+        delay = report["results"][name]
+        assert (delay["unit"], delay["better"]) == ("ms", "lower")
+        assert set(delay["ja-engine"]) == {"median", "min", "max"}
+    p50 = report["results"]["thank_you_delay_p50"]["ja-engine"]["median"]
+    assert p50 <= report["results"]["thank_you_delay_p99"]["ja-engine"]["median"]
+
+    exactness = report["exactness"]
+    assert exactness["passed"] is True
+    runs = exactness["runs"]
+    assert {(r["contender"], r["scenario"]) for r in runs} == {
+        ("ja-engine", "throughput"),
+        ("naive", "throughput"),
+        ("ja-engine", "delay"),
+    }
+    for run in runs:
+        assert run["ok"] is True
+        assert run["signatures"] == run["expected"] == run["thanks"] > 0
+        assert run["unacked"] == 0
+        assert run["mo"] > run["expected"]  # the 20% repeats were sent and not counted
+
+
+def test_steady_rate_reads_the_middle_of_the_progress() -> None:
+    # 0 for a second, then 1,000 a second for 10 s, then flat: 800 between 10% and 90%
+    samples = [(0.0, 0), (1.0, 0)]
+    samples += [(1.0 + t / 10, t * 100) for t in range(1, 101)]
+    samples += [(12.0, 10_000), (13.0, 10_000)]
+    assert steady_rate(samples) == pytest.approx(1000.0)
+    assert steady_rate([]) == 0.0
+    assert steady_rate([(0.0, 0), (1.0, 0)]) == 0.0
