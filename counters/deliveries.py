@@ -90,6 +90,7 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+_flags = msgspec.msgpack.Decoder(list[int])
 _attempt = msgspec.msgpack.Decoder(Attempt)
 _sent = msgspec.msgpack.Decoder(SentRecord)
 _inbound = msgspec.msgpack.Decoder(InboundRecord)
@@ -213,10 +214,31 @@ class Deliveries:
     ) -> bool:
         """Append an inbound message once per ``redelivery_key`` within ``window`` seconds
         (True when new)."""
-        keys = (self._keys.inbound_seen(redelivery_key), self._keys.inbound)
-        ms = max(1, int(window * 1000))
-        reply = await self._run(Eval(SCRIPTS["inbound"], keys, (ms, _encoder.encode(record))))
-        return reply is not None
+        return (await self.record_inbound_many([(record, redelivery_key)], window))[0]
+
+    async def record_inbound_many(
+        self, items: Sequence[tuple[InboundRecord, str]], window: float
+    ) -> list[bool]:
+        """`record_inbound` for a whole batch (a receive buffer's worth of deliver_sm) in
+        one script call: one flag per message, True where it was recorded now."""
+        if not items:
+            return []
+        keys = (*(self._keys.inbound_seen(key) for _, key in items), self._keys.inbound)
+        args: tuple[int | bytes, ...] = (
+            max(1, int(window * 1000)),
+            *(_encoder.encode(record) for record, _ in items),
+        )
+        reply = await self._run(Eval(SCRIPTS["inbound_many"], keys, args))
+        return [bool(flag) for flag in _flags.decode(reply)]
+
+    async def record_statuses(
+        self, statuses: Sequence[tuple[str, str, str]], *, now: float | None = None
+    ) -> None:
+        """`record_status` for many receipts at once: (message id, status, error) each."""
+        fields: list[str | bytes] = []
+        for message_id, status, error in statuses:
+            fields += (message_id, f"{status}|{error}")
+        await self._put_today(self._keys.status_day, fields, now)
 
     async def ensure_inbound_group(self) -> None:
         await self.inbound.ensure_group()

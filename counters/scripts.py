@@ -50,7 +50,7 @@ SCRIPTS: dict[str, Script] = {
         "reach",
         "enqueue",
         "promote",
-        "inbound",
+        "inbound_many",
         "hold",
         "claim",
         "lease",

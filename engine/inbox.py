@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -125,44 +125,64 @@ class Inbox(BindListener):
     # --- dispatch ------------------------------------------------------------------------------
 
     async def inbound(self, bind: CarrierBind, request: InboundRequest) -> None:
-        pdu = request.pdu
-        if pdu.command_id in REQUESTS_WITHOUT_RESPONSE:
-            return
-        if not isinstance(pdu, DeliverSM | DataSM):
-            request.respond()
-            return
-        try:
-            if pdu.esm_class & MESSAGE_TYPE_MASK in _RECEIPT_TYPES:
-                await self._receipt(bind, pdu)
+        await self.inbound_batch(bind, [request])
+
+    async def inbound_batch(self, bind: CarrierBind, requests: Sequence[InboundRequest]) -> None:
+        """What one read from the carrier brought: mobile-originated messages are recorded
+        in one Redis call for the whole batch (a TV burst costs no round trip per JA),
+        receipts in another; each request is answered once, after Redis confirmed."""
+        receipts: list[tuple[InboundRequest, DeliverSM | DataSM]] = []
+        originated: list[tuple[InboundRequest, DeliverSM | DataSM]] = []
+        for request in requests:
+            pdu = request.pdu
+            if pdu.command_id in REQUESTS_WITHOUT_RESPONSE:
+                continue
+            if not isinstance(pdu, DeliverSM | DataSM):
+                request.respond()
+            elif pdu.esm_class & MESSAGE_TYPE_MASK in _RECEIPT_TYPES:
+                receipts.append((request, pdu))
             else:
-                await self._mobile_originated(bind, pdu)
-        except StoreUnavailable:
-            self.metrics.child("store_errors", "inbox").inc()
-            request.respond(status=CommandStatus.ESME_RX_T_APPN)
-            return
-        request.respond()
+                originated.append((request, pdu))
+        for part, handle in ((originated, self._mobile_originated), (receipts, self._receipts)):
+            if not part:
+                continue
+            status = 0
+            try:
+                await handle(bind, [pdu for _, pdu in part])
+            except StoreUnavailable:
+                self.metrics.child("store_errors", "inbox").inc()
+                status = CommandStatus.ESME_RX_T_APPN  # the carrier will deliver it again
+            for request, _ in part:
+                request.respond(status=status)
 
     # --- receipts ------------------------------------------------------------------------------
 
-    async def _receipt(self, bind: CarrierBind, pdu: DeliverSM | DataSM) -> None:
-        short_message = pdu.short_message if isinstance(pdu, DeliverSM) else b""
-        receipt = receipt_from_fields(short_message, {t.tag: t.value for t in pdu.tlvs})
-        if receipt is None or not receipt.message_id:
-            self.metrics.child("inbound", bind.carrier, "bad_receipt").inc()
-            return
-        message_id = normalise_message_id(receipt.message_id)
-        state = receipt.state.name if receipt.state else receipt.stat or "UNKNOWN"
-        await self.store.deliveries.record_status(message_id, state, receipt.err or "")
-        self.metrics.child("receipts", bind.carrier, state).inc()
-        found = self._match(receipt.message_id)
-        if found is None:
-            hit = await self.store.deliveries.find_sent(message_id_candidates(receipt.message_id))
-            found = hit[1] if hit else None
-        if found is None:
-            self._held[message_id] = (receipt, bind.carrier, trio.current_time() + HOLD_RECEIPTS)
-            self._expire_held()
-            return
-        await self._apply(receipt, found)
+    async def _receipts(self, bind: CarrierBind, pdus: Sequence[DeliverSM | DataSM]) -> None:
+        parsed: list[tuple[Receipt, str, str]] = []
+        for pdu in pdus:
+            short_message = pdu.short_message if isinstance(pdu, DeliverSM) else b""
+            receipt = receipt_from_fields(short_message, {t.tag: t.value for t in pdu.tlvs})
+            if receipt is None or not receipt.message_id:
+                self.metrics.child("inbound", bind.carrier, "bad_receipt").inc()
+                continue
+            state = receipt.state.name if receipt.state else receipt.stat or "UNKNOWN"
+            parsed.append((receipt, normalise_message_id(receipt.message_id), state))
+        await self.store.deliveries.record_statuses(
+            [(message_id, state, receipt.err or "") for receipt, message_id, state in parsed]
+        )
+        for receipt, message_id, state in parsed:
+            self.metrics.child("receipts", bind.carrier, state).inc()
+            found = self._match(receipt.message_id)
+            if found is None:
+                candidates = message_id_candidates(receipt.message_id)
+                hit = await self.store.deliveries.find_sent(candidates)
+                found = hit[1] if hit else None
+            if found is None:
+                expires = trio.current_time() + HOLD_RECEIPTS
+                self._held[message_id] = (receipt, bind.carrier, expires)
+                self._expire_held()
+            else:
+                await self._apply(receipt, found)
 
     def _match(self, raw_id: str) -> SentRecord | None:
         for candidate in message_id_candidates(raw_id):
@@ -212,20 +232,39 @@ class Inbox(BindListener):
 
     # --- mobile-originated ---------------------------------------------------------------------
 
-    async def _mobile_originated(self, bind: CarrierBind, pdu: DeliverSM | DataSM) -> None:
+    async def _mobile_originated(
+        self, bind: CarrierBind, pdus: Sequence[DeliverSM | DataSM]
+    ) -> None:
+        items: list[tuple[InboundRecord, str]] = []
+        for pdu in pdus:
+            item = self._record(bind, pdu)
+            if item is not None:
+                items.append(item)
+        window = self.config.inbox.redelivery_window
+        flags = await self.store.deliveries.record_inbound_many(items, window)
+        new = sum(flags)
+        if new:
+            self.metrics.child("inbound", bind.carrier, "mo").inc(new)
+        if new < len(flags):
+            self.metrics.child("inbound", bind.carrier, "redelivery").inc(len(flags) - new)
+
+    def _record(
+        self, bind: CarrierBind, pdu: DeliverSM | DataSM
+    ) -> tuple[InboundRecord, str] | None:
+        """The message to record and its redelivery key; None for a flood or a part of a
+        longer message still waiting for its siblings."""
         source = e164_from_smpp(pdu.source_addr, pdu.source_addr_ton, self.config.country_code)
         if not self._allow(source):
             self.metrics.child("inbound", bind.carrier, "flood").inc()
-            return
+            return None
         payload = self._payload(bind, pdu, source)
         if payload is None:
             self.metrics.child("inbound", bind.carrier, "part").inc()
-            return
-        text = decode_text(payload, pdu.data_coding)
+            return None
         record = InboundRecord(
             source=source,
             destination=pdu.destination_addr,
-            text=text,
+            text=decode_text(payload, pdu.data_coding),
             carrier=bind.carrier,
             bind=bind.name,
             received_at=time.time(),
@@ -237,10 +276,7 @@ class Inbox(BindListener):
                        bytes((pdu.data_coding,)), payload)),
             digest_size=12,
         ).hexdigest()  # fmt: skip
-        new = await self.store.deliveries.record_inbound(
-            record, key, self.config.inbox.redelivery_window
-        )
-        self.metrics.child("inbound", bind.carrier, "mo" if new else "redelivery").inc()
+        return record, key
 
     def _payload(self, bind: CarrierBind, pdu: DeliverSM | DataSM, source: str) -> bytes | None:
         """The whole message's octets, or None while parts are still missing."""
