@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 HOLD_RECEIPTS = 60.0
 _PERMANENT_STATES = frozenset({MessageState.UNDELIVERABLE, MessageState.REJECTED})
 _RECEIPT_TYPES = frozenset({int(EsmClass.SMSC_DELIVERY_RECEIPT), 0x20})
+_UDHI = int(EsmClass.UDHI)
 RECENT_IDS = 100_000
 """Carrier message ids kept in memory (between this and twice this) so receipts match
 without a Redis read."""
@@ -280,15 +281,16 @@ class Inbox(BindListener):
 
     def _payload(self, bind: CarrierBind, pdu: DeliverSM | DataSM, source: str) -> bytes | None:
         """The whole message's octets, or None while parts are still missing."""
-        message_payload = find_tlv(pdu.tlvs, TlvTag.MESSAGE_PAYLOAD)
+        tlvs = pdu.tlvs
+        message_payload = find_tlv(tlvs, TlvTag.MESSAGE_PAYLOAD) if tlvs else None
         data = message_payload.value if message_payload else getattr(pdu, "short_message", b"")
         info: ConcatInfo | None = None
-        if pdu.esm_class & EsmClass.UDHI:
+        if pdu.esm_class & _UDHI:
             try:
                 info, data = parse_udh(data)
             except UdhError:
                 info = None
-        else:
+        elif tlvs:
             info = _sar_info(pdu)
         if info is None:
             return data

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
 from counters import AppealMeta, InboundRecord, OutboundMessage
@@ -81,8 +81,8 @@ class CampaignRouter:
     async def route(self, batch: Batch, *, again: bool) -> None:
         now = self.ctx.clock()
         items = [_Item(entry_id, r, self.classifier.classify(r.text)) for entry_id, r in batch]
-        for item in items:
-            self.ctx.metrics.child("inbound_rules", item.decision.rule).inc()
+        for rule, n in Counter(item.decision.rule for item in items).items():
+            self.ctx.metrics.child("inbound_rules", rule).inc(n)
         items = [i for i in items if self._answerable(i)]
         if not items:
             return
@@ -307,8 +307,13 @@ class CampaignRouter:
             [(m.id, i.subscriber, i.record.text, i.entry_id) for i, m in plan.signs]
         )
         thanks: dict[int, list[tuple[float, OutboundMessage]]] = defaultdict(list)
+        new = sum(result.new for result in results)
+        metrics = self.ctx.metrics
+        if new:
+            metrics.child("signatures", "accepted").inc(new)
+        if new < len(results):
+            metrics.child("signatures", "duplicate").inc(len(results) - new)
         for (item, meta), result in zip(plan.signs, results, strict=True):
-            self.ctx.metrics.child("signatures", "accepted" if result.new else "duplicate").inc()
             if result.new or again:
                 due = item.record.received_at + self.config.thank_delay
                 thanks[meta.id].append((due, self._thank_you(item, meta)))

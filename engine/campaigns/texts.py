@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import msgspec
 
@@ -183,9 +184,15 @@ def _check_field(
 
 
 def render(template: str, values: Mapping[str, object]) -> str:
-    """Fill in ``template``, checked first against the names ``values`` provides."""
-    check_template(template, values.keys())
+    """Fill in ``template``, checked first against the names ``values`` provides (the check
+    is remembered: a TV burst renders one thank-you template thousands of times a second)."""
+    _checked(template, frozenset(values))
     return template.format_map(values)
+
+
+@lru_cache(maxsize=1024)
+def _checked(template: str, names: frozenset[str]) -> None:
+    check_template(template, names)
 
 
 def format_count(n: int, language: str) -> str:
