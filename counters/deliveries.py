@@ -35,6 +35,8 @@ at most a few days)."""
 KEEP = (SENT_DAYS + 1) * 86400
 """A day's hash expires this long after its last write (so its first entries live a week)."""
 INBOUND_GROUP = "router"
+TRIM_STEP = 10_000
+"""Inbound log entries one trim may drop (the rest go in the next minute's trim)."""
 
 
 class Attempt(msgspec.Struct, frozen=True, gc=False):
@@ -83,6 +85,10 @@ def _days(now: float | None) -> list[str]:
     """Today and the days before it whose records are kept, newest first (UTC)."""
     now = time.time() if now is None else now
     return [_day(now - 86400 * back) for back in range(SENT_DAYS + 1)]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:
@@ -264,21 +270,30 @@ class Deliveries:
         if entry_ids:
             await self._run(("XACK", self._keys.inbound, INBOUND_GROUP, *entry_ids))
 
-    async def trim_inbound(self, *, keep: int, max_age: float, now: float | None = None) -> None:
+    async def trim_inbound(self, *, keep: int, max_age: float, now: float | None = None) -> int:
         """Drop inbound log entries beyond the newest ``keep`` or older than ``max_age``
-        seconds, but never one the router has not acknowledged yet."""
+        seconds, but never one the router has not read or not acknowledged yet (at most
+        ``TRIM_STEP`` a call: the engine calls this every minute). Returns how many were
+        dropped."""
         key = self._keys.inbound
         now_ms = int((time.time() if now is None else now) * 1000)
-        cutoff = f"{max(0, now_ms - int(max_age * 1000))}-0"
+        boundary = (max(0, now_ms - int(max_age * 1000)), 0)
+        excess = int(await self._run(("XLEN", key))) - keep
+        if excess > 0:
+            oldest = await self._run(("XRANGE", key, "-", "+", "COUNT", min(excess, TRIM_STEP)))
+            ms, seq = _id_key(oldest[-1][0].decode())
+            boundary = max(boundary, (ms, seq + 1))
         summary = await self._run(("XPENDING", key, INBOUND_GROUP))
-        oldest = summary.get("min") if isinstance(summary, dict) else None
-        if oldest:
-            first = oldest.decode() if isinstance(oldest, bytes) else str(oldest)
-            if _id_key(first) < _id_key(cutoff):
-                cutoff = first
-        await self._run_many(
-            [("XTRIM", key, "MINID", "~", cutoff), ("XTRIM", key, "MAXLEN", "~", keep)]
-        )
+        pending = summary.get("min") if isinstance(summary, dict) else None
+        if pending:  # read, not acknowledged
+            boundary = min(boundary, _id_key(_text(pending)))
+        for group in await self._run(("XINFO", "GROUPS", key)):
+            fields = {_text(k): v for k, v in group.items()}
+            if _text(fields.get("name")) == INBOUND_GROUP:  # not read yet: after this one
+                ms, seq = _id_key(_text(fields.get("last-delivered-id")) or "0-0")
+                boundary = min(boundary, (ms, seq + 1))
+        dropped = await self._run(("XTRIM", key, "MINID", f"{boundary[0]}-{boundary[1]}"))
+        return int(dropped)
 
     async def inbound_log(self, *, count: int = 100) -> list[tuple[str, InboundRecord]]:
         """The newest inbound messages, newest first (the operator's view)."""

@@ -54,8 +54,8 @@ def profile_count(profile: list[tuple[float, float]], t: float) -> float:
     for (t0, r0), (t1, r1) in itertools.pairwise(points):
         if t <= t0:
             break
-        if math.isinf(r0) or (math.isinf(r1) and t1 != math.inf):
-            continue
+        if math.isinf(r0) or (math.isinf(r1) and t1 != math.inf) or t1 <= t0:
+            continue  # an "as fast as it goes" stretch, or a step (two points, one time)
         end = min(t, t1)
         r_end = r0 if t1 == math.inf else r0 + (r1 - r0) * (end - t0) / (t1 - t0)
         total += (r0 + r_end) / 2 * (end - t0)

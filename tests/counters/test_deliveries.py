@@ -98,3 +98,25 @@ async def test_unacknowledged_inbound_is_read_again_after_a_restart(store: Store
     assert [r for _, r in again] == [record]
     claimed = await store.deliveries.reclaim_inbound("router-2", min_idle=0.0)
     assert [r for _, r in claimed] == [record]
+
+
+async def test_inbound_log_is_trimmed_by_length_and_age_but_never_unacknowledged(
+    store: Store,
+) -> None:
+    deliveries = store.deliveries
+    await deliveries.ensure_inbound_group()
+    for i in range(6):
+        record = InboundRecord(source=f"+3161234567{i}", destination="4777", text=f"m{i}",
+                               carrier="c", bind="b", received_at=0.0)  # fmt: skip
+        assert await deliveries.record_inbound(record, f"trim{i}", window=60)
+    read = await deliveries.read_inbound("router-1", count=4)
+    await deliveries.ack_inbound([entry_id for entry_id, _ in read[:2]])
+    # Keep 1: only the two acknowledged may go; m2 and m3 are read, not acknowledged.
+    assert await deliveries.trim_inbound(keep=1, max_age=3600) == 2
+    assert [r.text for _, r in await deliveries.inbound_log()] == ["m5", "m4", "m3", "m2"]
+    await deliveries.ack_inbound([entry_id for entry_id, _ in read[2:]])
+    assert await deliveries.trim_inbound(keep=3, max_age=3600) == 1
+    assert [r.text for _, r in await deliveries.inbound_log()] == ["m5", "m4", "m3"]
+    # By age everything is old an hour from now, but m4 and m5 have not been read yet.
+    assert await deliveries.trim_inbound(keep=1000, max_age=1, now=time.time() + 3600) == 1
+    assert [r.text for _, r in await deliveries.inbound_log()] == ["m5", "m4"]

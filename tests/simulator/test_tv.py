@@ -23,6 +23,12 @@ def test_profile_integral() -> None:
     assert profile_count([(0.0, math.inf), (10.0, 5.0)], 12.0) == pytest.approx(10)
 
 
+def test_a_profile_that_steps_down_ends_the_burst() -> None:
+    step = [(0.0, 1000.0), (30.0, 1000.0), (30.0, 0.0)]  # 30 s at 1,000/s, then nothing
+    assert profile_count(step, 30.0) == pytest.approx(30_000)
+    assert profile_count(step, 45.0) == pytest.approx(30_000)
+
+
 @pytest.mark.slow
 async def test_burst_follows_the_profile(autojump_clock: trio.testing.MockClock) -> None:
     tv = {"enabled": True, "profile": [(0.0, 0.0), (10.0, 100.0), (20.0, 100.0), (25.0, 0.0)]}
