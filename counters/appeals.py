@@ -98,6 +98,14 @@ class Appeals:
         raw = await self._run("GET", self._keys.appeal_meta(appeal))
         return None if raw is None else decode_appeal(raw)
 
+    async def metas(self, appeals: Sequence[int]) -> list[AppealMeta | None]:
+        """`meta` of several appeals in one round trip."""
+        if not appeals:
+            return []
+        k = self._keys
+        raw = await self._batcher.execute_many([("GET", k.appeal_meta(a)) for a in appeals])
+        return [None if r is None else decode_appeal(r) for r in raw]
+
     async def ids(self, *, newest: int = 100) -> list[int]:
         """The most recently opened appeals, newest first."""
         raw = await self._run("ZRANGE", self._keys.appeal_index, 0, newest - 1, "REV")

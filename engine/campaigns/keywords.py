@@ -16,7 +16,8 @@ texts are cached, as a TV burst repeats the same few texts. The rules, first tha
    entry ("STOP this bill") is a NEAR_MISS, so an opt-out is never silently read into a
    sentence;
 3.-6. the first word (or multi-word entry) is a help, join, sign or negative keyword. A sign
-   followed by a number is a signature for that appeal ("JA 17", "ja17");
+   followed by a number is a signature for that appeal ("JA 17", "ja17"). A join, like an
+   opt-out, must be bare (joining is consent): "An error in your text" is a NEAR_MISS;
 7. NEAR_MISS: the first word is one typo from an opt-out, sign, join or help keyword (see
    ``Classifier._near``), or a lone word hides an opt-out word ("pleasestop");
 8. OTHER.
@@ -332,6 +333,10 @@ class Classifier:
             return opt_out
         size, entry = self._prefix(words, 0, self._others, self._others_lengths)
         if entry is not None:
+            if entry.intent is Intent.JOIN and any(w not in self._politeness for w in words[size:]):
+                # Joining is consent, so, like an opt-out, it takes the bare word: "An error
+                # in your text" starts with "an" (AAN, collapsed) and must not subscribe.
+                return _near_miss(words[0], entry)
             return _exact(words, size, entry)
         near = self._near(words)
         if near is not None:

@@ -246,9 +246,8 @@ class CampaignRouter:
         if now < self._fresh_until:
             return
         store = self.ctx.store.appeals
-        self._appeals = {}
-        for appeal in await store.ids(newest=RECENT_APPEALS):
-            self._appeals[appeal] = await store.meta(appeal)
+        ids = await store.ids(newest=RECENT_APPEALS)
+        self._appeals = dict(zip(ids, await store.metas(ids), strict=True))
         public = [m for m in self._appeals.values() if m and m.public and m.is_open(now)]
         self._public = max(public, key=lambda m: m.opens_at, default=None)
         self._fresh_until = now + APPEALS_TTL

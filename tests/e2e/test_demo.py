@@ -15,7 +15,8 @@ from engine.demo import DemoOptions, run_demo
 @pytest.mark.slow
 async def test_demo_reconciles_every_figure(redis_url: str, redis_client: redis.Redis) -> None:
     lines: list[str] = []
-    options = DemoOptions(recipients=2000, redis_url=redis_url, write=lines.append)
+    # 10,000 handsets: JA variants, duplicates, STOP, HELP, typos, strangers on a public appeal.
+    options = DemoOptions(recipients=10_000, redis_url=redis_url, write=lines.append)
     with trio.fail_after(120):
         code = await run_demo(options)
     output = "\n".join(lines)
