@@ -490,9 +490,7 @@ def throughput(numbers: int) -> Scenario:
 
 def delay_scenario(sizes: Sizes) -> Scenario:
     seconds, rate = sizes.delay_seconds, sizes.delay_rate
-    # A 1 ms ramp down, not a step: ``tv.profile_count`` divides by zero on a step (two
-    # points at the same time), though the simulator's configuration accepts one.
-    profile = [(0.0, rate), (seconds, rate), (seconds + 0.001, 0.0)]
+    profile = [(0.0, rate), (seconds, rate), (seconds, 0.0)]  # then a step down to nothing
     return Scenario("delay", 2 * math.ceil(seconds * rate), profile, None, THANK_DELAY)
 
 
