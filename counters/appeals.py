@@ -162,6 +162,16 @@ class Appeals:
         """Add to a counter of the appeal's state; returns the new value."""
         return int(await self._run("HINCRBY", self._keys.appeal_state(appeal), field, amount))
 
+    async def halts(self, appeals: Sequence[int]) -> list[str]:
+        """For each appeal: "cancelled", "paused" or "" (the operator's flags in its state)."""
+        if not appeals:
+            return []
+        k = self._keys
+        replies = await self._batcher.execute_many(
+            [("HMGET", k.appeal_state(a), "cancelled", "paused") for a in appeals]
+        )
+        return ["cancelled" if c else ("paused" if p else "") for c, p in replies]
+
     async def counts(self, appeals: Sequence[int]) -> list[int]:
         """`count` of several appeals in one round trip."""
         if not appeals:

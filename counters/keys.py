@@ -89,6 +89,11 @@ class Keys:
         suffix = "" if kind == "appeal" else f":{kind}"
         return f"{self._queue}:sent:{appeal}{suffix}"
 
+    def appeal_held(self, appeal: int, kind: str) -> str:
+        """Messages of an appeal's ``kind`` taken off the lane while it is paused (a sorted
+        set by time; back into the lane on resume, dropped on cancel)."""
+        return f"{self._queue}:held:{appeal}:{kind}"
+
     def appeal_state(self, appeal: int) -> str:
         """The appeal's mutable state (status, fan-out cursors and counts), a hash."""
         return f"{self._appeal(appeal)}:state"

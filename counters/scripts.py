@@ -57,5 +57,6 @@ SCRIPTS: dict[str, Script] = {
         "release",
         "schedule_once",
         "reply_once",
+        "unhold",
     )
 }

@@ -143,6 +143,35 @@ class Queues:
         reply = await self._batcher.execute(Eval(SCRIPTS["reply_once"], keys, tuple(args)))
         return [bool(flag) for flag in _flags.decode(reply)]
 
+    async def set_aside(
+        self, messages: Sequence[OutboundMessage], *, now: float | None = None
+    ) -> None:
+        """Keep messages of paused appeals aside (per appeal and kind) until resumed."""
+        if not messages:
+            return
+        score = int((time.time() if now is None else now) * 1000)
+        groups: dict[str, list[int | bytes]] = {}
+        for m in messages:
+            groups.setdefault(self._keys.appeal_held(m.appeal, m.kind), []).extend(
+                (score, encode(m))
+            )
+        await self._batcher.execute_many([("ZADD", key, *args) for key, args in groups.items()])
+
+    async def release_held(
+        self, appeal: int, kind: str, *, lane: Lane = Lane.BULK, limit: int = 1000
+    ) -> int:
+        """Move up to ``limit`` held messages back into ``lane``; returns how many moved."""
+        keys = (self._keys.appeal_held(appeal, kind), self._keys.lane(lane))
+        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, ("release", limit))))
+
+    async def drop_held(self, appeal: int, kind: str) -> int:
+        """Drop every held message of a cancelled appeal's ``kind``; returns how many."""
+        keys = (self._keys.appeal_held(appeal, kind), self._keys.lane(Lane.BULK))
+        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, ("drop", 0))))
+
+    async def held(self, appeal: int, kind: str) -> int:
+        return int(await self._run("ZCARD", self._keys.appeal_held(appeal, kind)))
+
     async def read(self, lane: Lane, consumer: str, *, count: int = 100) -> list[QueuedMessage]:
         """New entries for this consumer (never blocks: an empty list when there is none)."""
         return _queued(await self.lanes[lane].read(consumer, count=count))

@@ -239,7 +239,11 @@ class Outbox:
             raise
         for entry, why in skip:
             self.held.add(entry.entry_id)
-            self._finish(InFlight(lane, entry.entry_id, entry.message, "", [], 0, False, 0.0), why)
+            item = InFlight(lane, entry.entry_id, entry.message, "", [], 0, False, 0.0)
+            if why == "paused":
+                self.writeback.hold(item)  # set aside until the appeal is resumed
+            else:
+                self._finish(item, why)
         return send
 
     async def _route_hints(self, entries: list[QueuedMessage]) -> list[str]:

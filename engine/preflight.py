@@ -3,26 +3,37 @@
 Consent is checked at sending time, not only when a fan-out queued the message: a person who
 texts STOP while an appeal is still fanning out gets nothing more (``requires="active"``),
 and one who signed and then stopped gets no thank-you (``requires="not_stopped"``). Thank-yous
-are templates rendered here, so the count they carry is the count when they go out.
+are templates rendered here, so the count they carry is the count when they go out. An
+appeal's own messages (the appeal, its outcome) are held while the operator has it paused and
+dropped once it is cancelled; the appeals' flags are read at most every ``FLAGS_TTL``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import msgspec
 
 from counters import OutboundMessage, QueuedMessage, Store
 from engine.campaigns.texts import format_count, render
 
-__all__ = ["Preflight"]
+__all__ = ["FLAGS_TTL", "Preflight"]
+
+FLAGS_TTL = 0.5
+"""Seconds an appeal's paused/cancelled flags are trusted: pause and cancel take effect
+within this (plus what the outbox holds in memory, about half a second of sending)."""
+_FANNED_OUT = frozenset({"appeal", "outcome"})
 
 
 class Preflight:
     """Splits messages read from a lane into those to send (rendered) and those refused."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.clock = clock
+        self._flags: dict[int, tuple[str, float]] = {}
+        """appeal -> ("paused" | "cancelled" | "", when read)"""
 
     async def check(
         self, entries: Sequence[QueuedMessage]
@@ -35,7 +46,13 @@ class Preflight:
         checked = [e for e in entries if e.message.requires or e.message.template]
         if not checked:
             return list(entries), []
-        refused = await self._refusals([e.message for e in checked])
+        halted = await self._halted([e.message for e in checked])
+        refused = [
+            halt or why
+            for halt, why in zip(
+                halted, await self._refusals([e.message for e in checked]), strict=True
+            )
+        ]
         rendered = await self._render([e.message for e in checked])
         fixed = {e.entry_id: (m, why) for e, m, why in zip(checked, rendered, refused, strict=True)}
         send: list[QueuedMessage] = []
@@ -49,6 +66,20 @@ class Preflight:
             else:
                 send.append(QueuedMessage(entry_id=entry.entry_id, message=message))
         return send, skip
+
+    async def _halted(self, messages: list[OutboundMessage]) -> list[str]:
+        """ "paused" or "cancelled" for the messages of appeals the operator stopped."""
+        now = self.clock()
+        wanted = {m.appeal for m in messages if m.appeal and m.kind in _FANNED_OUT}
+        stale = sorted(a for a in wanted if now - self._flags.get(a, ("", -1e9))[1] > FLAGS_TTL)
+        for appeal, flag in zip(stale, await self.store.appeals.halts(stale), strict=True):
+            self._flags[appeal] = (flag, now)
+        if len(self._flags) > 1000:
+            self._flags = {a: f for a, f in self._flags.items() if a in wanted}
+        return [
+            self._flags[m.appeal][0] if m.appeal in wanted and m.kind in _FANNED_OUT else ""
+            for m in messages
+        ]
 
     async def _refusals(self, messages: list[OutboundMessage]) -> list[str]:
         """Why each message may not go out ("" where it may)."""

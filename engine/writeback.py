@@ -46,6 +46,7 @@ class WriteBack:
         self._sent: list[tuple[str, SentRecord]] = []
         self._retries: list[tuple[InFlight, float, str]] = []
         """(message, when it is due again, "retry" or "parked")"""
+        self._holds: list[InFlight] = []
         self._received: dict[int, list[int]] = {}
         """Subscribers who were sent an appeal (a bare JA from them answers it)."""
         self._lot = trio.lowlevel.ParkingLot()
@@ -70,6 +71,12 @@ class WriteBack:
         self._retries.append((item, due, "retry"))
         self._lot.unpark()
 
+    def hold(self, item: InFlight) -> None:
+        """Set the message aside while its appeal is paused (``Campaigns.resume`` puts it
+        back in its lane); its queue entry is finished."""
+        self._holds.append(item)
+        self._lot.unpark()
+
     def park(self, item: InFlight, due: float) -> None:
         """Put the message back, as it is, into the delayed schedule until ``due``: its
         carrier is down and the engine's memory for waiting messages is full."""
@@ -78,13 +85,23 @@ class WriteBack:
 
     async def flush(self) -> None:
         """Wait until everything settled so far is written back."""
-        while self._finished or self._sent or self._retries or self._writing:
+        while self._finished or self._sent or self._retries or self._holds or self._writing:
             await self._flushed.park()
 
     async def run(self) -> None:
         while True:
-            if not (self._finished or self._sent or self._retries):
+            if not (self._finished or self._sent or self._retries or self._holds):
                 await self._lot.park()
+            if self._holds:  # kept in the list until Redis has them (flush() waits)
+                holds = list(self._holds)
+                try:
+                    await self.store.queues.set_aside([item.message for item in holds])
+                except StoreUnavailable:
+                    self.metrics.child("store_errors", "outbox_finish").inc()
+                    await trio.sleep(0.5)
+                    continue
+                del self._holds[: len(holds)]
+                self._finished += [(item, "paused") for item in holds]
             finished, self._finished = self._finished, []
             sent, self._sent = self._sent, []
             retries, self._retries = self._retries, []
@@ -145,7 +162,7 @@ class WriteBack:
         per_appeal = Counter(
             (item.message.appeal, f"{item.message.kind}_{result}")
             for item, result in done
-            if item.message.appeal
+            if item.message.appeal and result != "paused"  # it comes back on resume
         )
         if per_appeal:
             try:

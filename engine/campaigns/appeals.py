@@ -106,6 +106,8 @@ class Campaigns:
         state = await self.store.appeals.state(appeal)
         if state.get("outcome_status"):
             raise CampaignError(f"appeal {appeal}: the outcome was sent already")
+        if state.get("cancelled"):
+            raise CampaignError(f"appeal {appeal} is cancelled: it gets no outcome")
         if state.get("status") == AppealStatus.DRAFT.value:
             raise CampaignError(f"appeal {appeal} was never sent: it has no signers")
         try:
@@ -120,11 +122,53 @@ class Campaigns:
         await self.store.appeals.add_job(appeal, "outcome")
         return await self.show(appeal)
 
+    async def pause(self, appeal: int) -> AppealView:
+        """Stop sending the appeal (and its outcome) within about a second, on every engine:
+        the fan-out stops, and messages already queued are set aside as they come up."""
+        state = await self._sending(appeal, "pause")
+        if not state.get("paused"):
+            await self.store.appeals.set_state(appeal, {"paused": 1})
+        return await self.show(appeal)
+
+    async def resume(self, appeal: int) -> AppealView:
+        """Go on where the pause stopped: what was set aside goes back to the lane first."""
+        await self._sending(appeal, "resume")
+        await self.store.appeals.set_state(appeal, {"paused": ""})
+        for kind in _KINDS:
+            while await self.store.queues.release_held(appeal, kind):
+                pass
+        return await self.show(appeal)
+
+    async def cancel(self, appeal: int) -> AppealView:
+        """Send nothing more of the appeal or its outcome and close it for JA. Signatures
+        already given stay; what was not sent is counted as cancelled."""
+        meta = await self._meta(appeal)
+        await self._sending(appeal, "cancel")
+        await self.store.appeals.set_state(appeal, {"cancelled": 1, "paused": ""})
+        for kind in _KINDS:
+            await self.store.appeals.remove_job(appeal, kind)
+            await self.store.queues.drop_held(appeal, kind)
+        now = self.clock()
+        if meta.closes_at > now:
+            await self.store.appeals.create(msgspec.structs.replace(meta, closes_at=now))
+        return await self.show(appeal)
+
+    async def _sending(self, appeal: int, verb: str) -> dict[str, str]:
+        state = await self.store.appeals.state(appeal)
+        if not state:
+            raise CampaignError(f"no appeal {appeal}")
+        if state.get("cancelled"):
+            raise CampaignError(f"appeal {appeal} is cancelled: nothing to {verb}")
+        if state.get("status") == AppealStatus.DRAFT.value:
+            raise CampaignError(f"appeal {appeal} was never sent: nothing to {verb}")
+        return state
+
     async def show(self, appeal: int) -> AppealView:
         meta = await self._meta(appeal)
         state = await self.store.appeals.state(appeal)
         signatures = await self.store.appeals.count(appeal)
         check = check_text(meta.text, force=True)
+        held = {kind: await self.store.queues.held(appeal, kind) for kind in _KINDS}
         return AppealView(
             id=meta.id,
             title=meta.title,
@@ -137,10 +181,14 @@ class Campaigns:
             encoding=check.encoding,
             segments=check.segments,
             signatures=signatures,
-            fanout=_progress(state, "appeal", state.get("status", "")),
+            fanout=_progress(state, "appeal", state.get("status", ""), held=held["appeal"]),
             thanks=_progress(state, "thanks", "", audience=signatures),
-            outcome=_progress(state, "outcome", state.get("outcome_status", "")),
+            outcome=_progress(
+                state, "outcome", state.get("outcome_status", ""), held=held["outcome"]
+            ),
             outcome_text=meta.outcome,
+            paused=bool(state.get("paused")),
+            cancelled=bool(state.get("cancelled")),
         )
 
     async def list(self, *, newest: int = 100) -> list[AppealView]:
@@ -153,18 +201,32 @@ class Campaigns:
         return meta
 
 
+_KINDS = ("appeal", "outcome")
+
+
 def _progress(
-    state: dict[str, str], kind: str, status: str, *, audience: int | None = None
+    state: dict[str, str],
+    kind: str,
+    status: str,
+    *,
+    audience: int | None = None,
+    held: int = 0,
 ) -> FanOutProgress:
     def number(name: str) -> int:
         return int(state.get(f"{kind}_{name}", 0))
 
-    return FanOutProgress(
+    progress = FanOutProgress(
         status="" if status == AppealStatus.DRAFT.value else status,
         queued=number("queued"),
         sent=number("sent"),
         refused=number("opted_out") + number("not_subscribed"),
         failed=number("rejected") + number("failed") + number("unknown") + number("unroutable"),
         skipped=number("skipped"),
+        held=held,
         audience=number("audience") if audience is None else audience,
     )
+    if state.get("cancelled") and kind != "thanks":
+        # Whatever was not sent (nor refused, failed or skipped) by now never will be: set
+        # aside, dropped from the lane, or never queued. Exact once in-flight submits settle.
+        return msgspec.structs.replace(progress, cancelled=progress.remaining)
+    return progress

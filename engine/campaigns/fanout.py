@@ -40,6 +40,7 @@ class FanOut:
         self.config = config
         self.metrics = metrics
         self.token = uuid.uuid4().hex
+        self.advanced = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -62,22 +63,27 @@ class FanOut:
             if not await self.store.appeals.lease(f"{appeal}:{kind}", self.token, LEASE):
                 continue
             await self.expand(appeal, kind)
-            worked = True
+            worked = worked or self.advanced
         return worked
 
     async def expand(self, appeal: int, kind: str) -> int:
-        """Queue the next chunk of one job; returns how many were queued now."""
+        """Queue the next chunk of one job; returns how many were queued now (``advanced``
+        says whether the job moved at all: a paused one does not)."""
+        self.advanced = False
         meta = await self.store.appeals.meta(appeal)
         state = await self.store.appeals.state(appeal)
-        if meta is None or not _running(state, kind):
+        if meta is None or state.get("cancelled") or not _running(state, kind):
             await self.store.appeals.remove_job(appeal, kind)
             return 0
+        if state.get("paused"):
+            return 0  # the job stays; resume lets it go on from its cursor
         cursor = int(state.get(f"{kind}_cursor", 0))
         size = max(1, self.config.fanout_chunk // 8)
         if kind == "appeal":
             ids, length = await self.store.subscribers.active_chunk(cursor, size)
         else:
             ids, length = await self.store.appeals.signed_chunk(appeal, cursor, size)
+        self.advanced = True
         if not length:
             await self._finished(appeal, kind)
             return 0

@@ -57,12 +57,17 @@ class FanOutProgress(Struct, frozen=True, kw_only=True):
     skipped: int = 0
     """Not queued at all: outside the appeal's segment, opted out since they signed (an
     outcome), or forgotten."""
+    cancelled: int = 0
+    """Not sent because the operator cancelled the appeal (queued or not)."""
+    held: int = 0
+    """Queued, set aside while the appeal is paused (sent on resume)."""
     audience: int
     """Recipients when it started (active subscribers, or signers for an outcome)."""
 
     @property
     def remaining(self) -> int:
-        return max(0, self.audience - self.sent - self.refused - self.failed - self.skipped)
+        done = self.sent + self.refused + self.failed + self.skipped + self.cancelled
+        return max(0, self.audience - done)
 
 
 class AppealView(Struct, frozen=True, kw_only=True):
@@ -83,3 +88,5 @@ class AppealView(Struct, frozen=True, kw_only=True):
     thanks: FanOutProgress
     outcome: FanOutProgress
     outcome_text: str = ""
+    paused: bool = False
+    cancelled: bool = False
