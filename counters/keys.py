@@ -52,6 +52,7 @@ class Keys:
         self.sub_suppressed = f"{sub}:suppressed"
         self.sub_stopped = f"{sub}:stopped"
         self.queue_replies = f"{{{namespace}:q}}:replies"
+        self.queue_held = f"{{{namespace}:q}}:held"
         queue = f"{{{namespace}:q}}"
         self.queue_delayed = f"{queue}:delayed"
         self._queue = queue

@@ -150,24 +150,41 @@ class Queues:
         if not messages:
             return
         score = int((time.time() if now is None else now) * 1000)
-        groups: dict[str, list[int | bytes]] = {}
+        groups: dict[tuple[int, str], list[int | bytes]] = {}
         for m in messages:
-            groups.setdefault(self._keys.appeal_held(m.appeal, m.kind), []).extend(
-                (score, encode(m))
-            )
-        await self._batcher.execute_many([("ZADD", key, *args) for key, args in groups.items()])
+            groups.setdefault((m.appeal, m.kind), []).extend((score, encode(m)))
+        index = ("SADD", self._keys.queue_held, *(f"{a}:{k}" for a, k in groups))
+        await self._batcher.execute_many(
+            [index]  # first: an indexed empty set is harmless, an unindexed one is lost
+            + [("ZADD", self._keys.appeal_held(a, k), *args) for (a, k), args in groups.items()]
+        )
+
+    async def held_sets(self) -> list[tuple[int, str]]:
+        """(appeal, kind) of every non-empty set of messages set aside."""
+        raw = await self._run("SMEMBERS", self._keys.queue_held)
+        out = []
+        for member in raw or ():
+            appeal, _, kind = member.decode().partition(":")
+            out.append((int(appeal), kind))
+        return sorted(out)
 
     async def release_held(
         self, appeal: int, kind: str, *, lane: Lane = Lane.BULK, limit: int = 1000
     ) -> int:
         """Move up to ``limit`` held messages back into ``lane``; returns how many moved."""
-        keys = (self._keys.appeal_held(appeal, kind), self._keys.lane(lane))
-        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, ("release", limit))))
+        keys = (self._keys.appeal_held(appeal, kind), self._keys.lane(lane), self._keys.queue_held)
+        args = ("release", limit, f"{appeal}:{kind}")
+        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, args)))
 
     async def drop_held(self, appeal: int, kind: str) -> int:
         """Drop every held message of a cancelled appeal's ``kind``; returns how many."""
-        keys = (self._keys.appeal_held(appeal, kind), self._keys.lane(Lane.BULK))
-        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, ("drop", 0))))
+        keys = (
+            self._keys.appeal_held(appeal, kind),
+            self._keys.lane(Lane.BULK),
+            self._keys.queue_held,
+        )
+        args = ("drop", 0, f"{appeal}:{kind}")
+        return int(await self._batcher.execute(Eval(SCRIPTS["unhold"], keys, args)))
 
     async def held(self, appeal: int, kind: str) -> int:
         return int(await self._run("ZCARD", self._keys.appeal_held(appeal, kind)))

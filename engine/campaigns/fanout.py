@@ -55,8 +55,9 @@ class FanOut:
                 await trio.sleep(IDLE)
 
     async def step(self) -> bool:
-        """Expand one chunk of each job this engine may work on; False if there was none."""
-        worked = False
+        """Expand one chunk of each job this engine may work on, and put back what was set
+        aside for appeals no longer paused; False if there was nothing to do."""
+        worked = await self._release_resumed()
         for appeal, kind in await self.store.appeals.jobs():
             if await self.store.queues.length(Lane.BULK) > self.config.fanout_high_water:
                 return worked
@@ -65,6 +66,23 @@ class FanOut:
             await self.expand(appeal, kind)
             worked = worked or self.advanced
         return worked
+
+    async def _release_resumed(self) -> bool:
+        """Messages set aside while an appeal was paused go back to the lane once it is
+        resumed (``Campaigns.resume`` does it at once; this catches those an engine set aside
+        just after, on a pause flag it had read a moment before) and go once it is cancelled."""
+        held = await self.store.queues.held_sets()
+        if not held:
+            return False
+        appeals = sorted({appeal for appeal, _ in held})
+        halts = dict(zip(appeals, await self.store.appeals.halts(appeals), strict=True))
+        moved = 0
+        for appeal, kind in held:
+            if halts[appeal] == "cancelled":
+                moved += await self.store.queues.drop_held(appeal, kind)
+            elif not halts[appeal]:
+                moved += await self.store.queues.release_held(appeal, kind)
+        return moved > 0
 
     async def expand(self, appeal: int, kind: str) -> int:
         """Queue the next chunk of one job; returns how many were queued now (``advanced``
