@@ -51,6 +51,7 @@ class Keys:
         self.sub_last = f"{sub}:last"
         self.sub_suppressed = f"{sub}:suppressed"
         self.sub_stopped = f"{sub}:stopped"
+        self.sub_pending = f"{sub}:pending"
         self.queue_replies = f"{{{namespace}:q}}:replies"
         self.queue_held = f"{{{namespace}:q}}:held"
         queue = f"{{{namespace}:q}}"

@@ -32,6 +32,10 @@ class ConsentKind(Enum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     FORGET = "forget"
+    PENDING = "pending"
+    """Imported or signed up on the web: active only once the person confirms by text."""
+    EXPORT = "export"
+    """An operator exported an appeal's signatures with numbers shown (audit)."""
 
 
 class AppealMeta(msgspec.Struct, frozen=True, kw_only=True):

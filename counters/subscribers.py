@@ -48,6 +48,7 @@ class _Consent(Kind[_Event, ConsentResult]):
             *(keys.sub_ids, keys.sub_seq, keys.sub_numbers, keys.sub_active),
             *(keys.sub_consent, keys.sub_route, keys.sub_lang, keys.sub_suppressed),
             keys.sub_stopped,
+            keys.sub_pending,
         )
 
     def commands(self, ops: Sequence[_Event]) -> list[Command]:
@@ -121,8 +122,9 @@ class Subscribers:
     async def import_numbers(
         self, numbers: Sequence[str], *, source: str, language: str = ""
     ) -> list[ConsentResult]:
-        """Subscribe a list supplied by an operator; forgotten numbers are refused."""
-        kind = ConsentKind.SUBSCRIBE.value
+        """Record a list supplied by an operator as pending: each number becomes active
+        only when the person confirms by text (START). Forgotten numbers are refused."""
+        kind = ConsentKind.PENDING.value
         events = [(n, kind, source, "", "", "", language, self.number_hash(n)) for n in numbers]
         return await self._batcher.call_many(self._consent, events)
 
@@ -175,6 +177,18 @@ class Subscribers:
 
     async def active_count(self) -> int:
         return int(await self._run("BITCOUNT", self._keys.sub_active))
+
+    async def counts(self) -> tuple[int, int, int]:
+        """(active, pending, opted out) in one round trip."""
+        k = self._keys
+        replies = await self._batcher.execute_many(
+            [("BITCOUNT", k.sub_active), ("BITCOUNT", k.sub_pending), ("BITCOUNT", k.sub_stopped)]
+        )
+        active, pending, stopped = (int(r) for r in replies)
+        return active, pending, stopped
+
+    async def is_pending(self, subscriber: int) -> bool:
+        return bool(await self._run("GETBIT", self._keys.sub_pending, subscriber))
 
     async def route(self, subscriber: int) -> str:
         """The carrier/bind the subscriber last wrote in on ("" if never recorded)."""
@@ -231,6 +245,8 @@ class Subscribers:
             k.sub_last,
             k.sub_suppressed,
             k.sub_consent,
+            k.sub_stopped,
+            k.sub_pending,
         )
         script = Eval(
             SCRIPTS["forget"], keys, (number, self.number_hash(number), source, message_id)

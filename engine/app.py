@@ -170,6 +170,7 @@ async def open_engine(
             namespace=config.redis.namespace,
             data_dir=config.redis.data_dir or "",
             appendfsync=config.redis.appendfsync,
+            forget_secret=config.redis.forget_secret,
         )
         async with (
             open_store(store_config) as opened,

@@ -106,6 +106,19 @@ class RedisConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     namespace: NonEmpty = "ja"
     data_dir: str | None = None
     appendfsync: Literal["everysec", "always"] = "everysec"
+    forget_secret_env: NonEmpty | None = None
+    """Environment variable holding the key of the hashes kept for forgotten numbers (so an
+    import cannot bring them back, and nobody can reverse the hashes without the key).
+    After loading, ``forget_secret`` holds its value ("" when not set)."""
+    forget_secret: str = ""
+
+    def __repr__(self) -> str:
+        hidden = "<hidden>" if self.forget_secret else "''"
+        return (
+            f"RedisConfig(url={self.url!r}, namespace={self.namespace!r}, "
+            f"data_dir={self.data_dir!r}, appendfsync={self.appendfsync!r}, "
+            f"forget_secret_env={self.forget_secret_env!r}, forget_secret={hidden})"
+        )
 
 
 class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -505,6 +518,22 @@ class _Checker:
         return routing
 
     def redis(self, redis: RedisConfig) -> RedisConfig:
+        secret = redis.forget_secret
+        if secret:
+            self.fail(
+                "redis.forget_secret",
+                "expected the key in the environment: set forget_secret_env to the name of a "
+                "variable holding it (a secret does not belong in the file)",
+            )
+        if redis.forget_secret_env is not None:
+            secret = self.environ.get(redis.forget_secret_env, "")
+            if len(secret) < 16:
+                self.fail(
+                    "redis.forget_secret_env",
+                    f"environment variable {redis.forget_secret_env} must hold at least 16 "
+                    f"characters, has {len(secret)}",
+                )
+        redis = msgspec.structs.replace(redis, forget_secret=secret)
         url, path = redis.url, "redis.url"
         if url is None and "REDIS_URL" in self.environ:
             url, path = self.environ["REDIS_URL"], "redis.url (from REDIS_URL)"

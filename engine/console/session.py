@@ -93,7 +93,11 @@ def store_url(config: Config) -> str:
 
 @asynccontextmanager
 async def open_console(config: Config, *, json: bool) -> AsyncIterator[Console]:
-    store_config = StoreConfig(url=store_url(config), namespace=config.redis.namespace)
+    store_config = StoreConfig(
+        url=store_url(config),
+        namespace=config.redis.namespace,
+        forget_secret=config.redis.forget_secret,
+    )
     async with open_store(store_config) as store:
         yield Console(config, store, json=json)
 

@@ -80,7 +80,23 @@ async def test_forget_erases_and_blocks_reimport(store: Store) -> None:
     assert await store.appeals.count(4) == 1  # the count stands; the signature is now anonymous
     imported = await subs.import_numbers([number, "+31600000001"], source="list.csv")
     assert [r.refused for r in imported] == [True, False]
+    assert await subs.is_pending(imported[1].subscriber)  # until the person confirms by text
+    assert not await subs.is_active(imported[1].subscriber)
     assert await subs.id(number, create=False) == 0
     again = await subs.subscribe(number, source="sms", text="START")  # the person's own choice
     assert again.subscriber not in (0, subscriber)
     assert await subs.forget("+31000000000", source="operator") == 0
+
+
+async def test_an_import_is_pending_until_the_person_confirms(store: Store) -> None:
+    subs = store.subscribers
+    await subs.subscribe("+31600000002", source="sms", text="START")
+    imported = await subs.import_numbers(["+31600000001", "+31600000002"], source="list.csv")
+    assert [r.was_active for r in imported] == [False, True]
+    assert await subs.counts() == (1, 1, 0)  # the active one stays active, not pending
+    await subs.subscribe("+31600000001", source="sms", text="AAN")
+    assert await subs.counts() == (2, 0, 0)
+    await subs.unsubscribe("+31600000001", source="sms", text="STOP")
+    assert await subs.counts() == (1, 0, 1)
+    kinds = [e.kind for e in await subs.history("+31600000001")]
+    assert kinds == [ConsentKind.PENDING, ConsentKind.SUBSCRIBE, ConsentKind.UNSUBSCRIBE]
