@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from engine.config import BindConfig, Config, ConfigError, load_config
-from engine.console import add_appeal_commands
+from engine.console import add_appeal_commands, add_subscriber_commands
 
 __all__ = ["main"]
 
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     add_appeal_commands(sub)
+    add_subscriber_commands(sub)
     # Listed for --help only; main() forwards "simulator ..." before argparse sees it.
     sub.add_parser("simulator", help="run the SMSC simulator (see: ja-engine simulator --help)")
     return parser

@@ -56,6 +56,10 @@ class Console:
     def say(self, line: str = "") -> None:
         print(line, flush=True)
 
+    def fail(self, line: str) -> None:
+        """A problem, on stderr (stdout stays parseable)."""
+        print(f"ja-engine: {line}", file=sys.stderr, flush=True)
+
     def emit(self, value: Any) -> None:
         """One JSON document on stdout (``--json``)."""
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
@@ -126,6 +130,9 @@ def run_command(
     except CampaignError as exc:
         print(f"ja-engine: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except ValueError as exc:  # a bad argument the parser could not see (a number, say)
+        print(f"ja-engine: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (Unavailable, StoreUnavailable) as exc:
         print(f"ja-engine: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
