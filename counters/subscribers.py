@@ -257,6 +257,13 @@ class Subscribers:
             await self._run("XDEL", k.sub_consent, *stale[start : start + _SCAN])
         return subscriber
 
+    async def audit(self, kind: str, *, source: str, text: str) -> None:
+        """Record an operator's act that concerns everyone's data (an unmasked export) in
+        the consent log, with who and what; it names no number."""
+        await self._run(
+            "XADD", self._keys.sub_consent, "*", "i", 0, "e", kind, "s", source, "x", text
+        )
+
     async def history(self, number: str) -> list[ConsentEvent]:
         """Every consent entry naming ``number``, oldest first (scans the log: an operator tool)."""
         found: list[ConsentEvent] = []

@@ -8,11 +8,14 @@ same Redis do the work (fan-out, sending); these commands ask and report. Read c
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import sys
 
 import trio
 
 from engine.campaigns import AppealSpec, AppealView, Campaigns
+from engine.campaigns.export import ExportSummary, summarise, write_csv
 from engine.campaigns.model import AppealStatus, FanOutProgress
 from engine.campaigns.texts import TextCheck, check_text, format_count, render
 from engine.console.session import EXIT_OK, EXIT_REFUSED, Console, add_common, run_command
@@ -55,6 +58,15 @@ def add_appeal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
             verb.add_argument("--yes", action="store_true", help="do not ask for confirmation")
             verb.add_argument("--follow", action="store_true", help="report until all is sent")
         verb.set_defaults(handler=lambda ns, h=handler: run_command(ns, h))
+
+    export = verbs.add_parser("export", help="the signatures for the authorities")
+    add_common(export)
+    export.add_argument("appeal", type=int, metavar="ID")
+    export.add_argument("--csv", metavar="FILE", help="write the signatures here ('-': stdout)")
+    export.add_argument(
+        "--unmasked", action="store_true", help="whole numbers (recorded in the audit log)"
+    )
+    export.set_defaults(handler=lambda ns: run_command(ns, _export))
 
     outcome = verbs.add_parser("outcome", help="send the outcome to the signers, once")
     add_common(outcome)
@@ -169,6 +181,48 @@ async def _cancel(console: Console, ns: argparse.Namespace) -> int:
 async def _outcome(console: Console, ns: argparse.Namespace) -> int:
     _report(console, await _campaigns(console).outcome(ns.appeal, ns.text, force=ns.force))
     return EXIT_OK
+
+
+async def _export(console: Console, ns: argparse.Namespace) -> int:
+    """The summary on stdout (stderr when the CSV goes to stdout); the CSV streamed."""
+    summary = await summarise(console.store, ns.appeal)
+    to_stdout = ns.csv == "-"
+    if console.json and not to_stdout:
+        console.emit(summary)
+    else:
+        for line in _summary_lines(summary):
+            print(line, file=sys.stderr if to_stdout else sys.stdout, flush=True)
+    if not ns.csv:
+        return EXIT_OK
+    who = getpass.getuser()
+    if to_stdout:
+        rows = await write_csv(console.store, ns.appeal, sys.stdout, unmasked=ns.unmasked, who=who)
+    else:
+        with open(ns.csv, "w", newline="", encoding="utf-8") as out:  # noqa: ASYNC230 (a local file, streamed)
+            rows = await write_csv(console.store, ns.appeal, out, unmasked=ns.unmasked, who=who)
+        if not console.json:
+            masked = "numbers unmasked (recorded)" if ns.unmasked else "numbers masked"
+            console.say(f"{rows:,} signatures written to {ns.csv} ({masked})")
+    return EXIT_OK
+
+
+def _summary_lines(summary: ExportSummary) -> list[str]:
+    def when(at: float | None) -> str:
+        if at is None:
+            return "-"
+        return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    lines = [
+        f"Appeal {summary.appeal}: {summary.title}",
+        f"Text: {summary.text}",
+        f"Sent: {when(summary.sent_at or None)}",
+        f"Signatures: {summary.signatures:,}",
+        f"First signature: {when(summary.first_signature)}",
+        f"Last signature: {when(summary.last_signature)}",
+        "Signatures per hour (UTC):",
+    ]
+    lines += [f"  {hour}  {n:>9,}" for hour, n in summary.per_hour.items()]
+    return lines
 
 
 # --- output ----------------------------------------------------------------------------------
