@@ -117,6 +117,7 @@ class Engine:
             self.outbox.flush_metrics()
             self.inbox.expire(now)
             await self.inbox.apply_late()
+            await self.inbox.flush_tallies()
             await trio.sleep(1.0)
 
     def all_bound(self) -> bool:

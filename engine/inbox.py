@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 
 import trio
@@ -100,6 +100,7 @@ class Inbox(BindListener):
         self.recent_ids = RecentIds(RECENT_IDS)
         self._late: list[tuple[Receipt, SentRecord]] = []
         self.unmatched_receipts = 0
+        self.appeal_receipts: Counter[tuple[int, str]] = Counter()
         self.notify: dict[str, Callable[[], None]] = {}
         self.changed = trio.lowlevel.ParkingLot()
         """Unparked on every bind change and freed window slot (for waiters like stop())."""
@@ -183,6 +184,7 @@ class Inbox(BindListener):
                 self._held[message_id] = (receipt, bind.carrier, expires)
                 self._expire_held()
             else:
+                self._tally(receipt, found)
                 await self._apply(receipt, found)
 
     def _match(self, raw_id: str) -> SentRecord | None:
@@ -191,6 +193,22 @@ class Inbox(BindListener):
             if record is not None:
                 return record
         return None
+
+    def _tally(self, receipt: Receipt, record: SentRecord) -> None:
+        """Count the receipt against its appeal (delivered, failed by state), for ``show``."""
+        if record.appeal and record.part == 1:
+            state = receipt.state.name if receipt.state else receipt.stat or "UNKNOWN"
+            self.appeal_receipts[(record.appeal, f"{record.kind}_receipt_{state}")] += 1
+
+    async def flush_tallies(self) -> None:
+        """Write the receipts counted per appeal to Redis (the app calls this every second);
+        kept for the next try if Redis is unavailable."""
+        tallies, self.appeal_receipts = self.appeal_receipts, Counter()
+        try:
+            await self.store.appeals.tally(dict(tallies))
+        except StoreUnavailable:
+            self.appeal_receipts.update(tallies)
+            self.metrics.child("store_errors", "inbox").inc()
 
     async def _apply(self, receipt: Receipt, record: SentRecord) -> None:
         if receipt.state in _PERMANENT_STATES:
@@ -203,6 +221,7 @@ class Inbox(BindListener):
         held = self._held.pop(message_id, None)
         if held is not None:
             receipt, _, _ = held
+            self._tally(receipt, record)
             if receipt.state in _PERMANENT_STATES:
                 self._late.append((receipt, record))
 

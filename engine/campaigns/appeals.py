@@ -189,6 +189,10 @@ class Campaigns:
             outcome_text=meta.outcome,
             paused=bool(state.get("paused")),
             cancelled=bool(state.get("cancelled")),
+            duplicates=int(state.get("ja_duplicate", 0)),
+            late=int(state.get("ja_late", 0)),
+            opt_outs=int(state.get("opt_outs", 0)),
+            receipts=_receipts(state),
         )
 
     async def list(self, *, newest: int = 100) -> list[AppealView]:
@@ -202,6 +206,15 @@ class Campaigns:
 
 
 _KINDS = ("appeal", "outcome")
+
+
+def _receipts(state: dict[str, str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name, value in state.items():
+        kind, marker, receipt_state = name.partition("_receipt_")
+        if marker:
+            out.setdefault(kind, {})[receipt_state] = int(value)
+    return out
 
 
 def _progress(

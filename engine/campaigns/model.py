@@ -90,3 +90,12 @@ class AppealView(Struct, frozen=True, kw_only=True):
     outcome_text: str = ""
     paused: bool = False
     cancelled: bool = False
+    duplicates: int = 0
+    """JA from someone who had signed already."""
+    late: int = 0
+    """JA after the appeal closed (answered politely, not counted)."""
+    opt_outs: int = 0
+    """Opt-outs from numbers whose latest appeal this was."""
+    receipts: dict[str, dict[str, int]] = {}
+    """Delivery receipts by kind of message ("appeal", "thanks", "outcome") and final state
+    (DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED...)."""

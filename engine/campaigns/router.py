@@ -61,6 +61,8 @@ class _Plan:
     opt_outs: list[_Item] = field(default_factory=list)
     joins: list[_Item] = field(default_factory=list)
     signs: list[tuple[_Item, AppealMeta]] = field(default_factory=list)
+    tallies: Counter[tuple[int, str]] = field(default_factory=Counter)
+    """Per-appeal figures for ``show``: late JA, opt-outs after receiving it."""
 
 
 class CampaignRouter:
@@ -96,6 +98,9 @@ class CampaignRouter:
         await self._resolve_signs(pending_signs, plan, now)
         await self._apply_consent(plan, again)
         await self._sign(plan, again, now)
+        await self._opt_outs_by_appeal(plan)
+        if plan.tallies:
+            await self.ctx.store.appeals.tally(dict(plan.tallies))
         if plan.replies:
             sent = await self.ctx.send_many(plan.replies)
             for (_, message), new in zip(plan.replies, sent, strict=True):
@@ -239,6 +244,14 @@ class CampaignRouter:
                 text = self._text(item.language, "welcome")
                 plan.replies.append((item.entry_id, self._reply(item, "welcome", text)))
 
+    async def _opt_outs_by_appeal(self, plan: _Plan) -> None:
+        """An opt-out counts against the latest appeal its number received ("opt-outs since
+        the appeal" in ``show``)."""
+        ids = [i.subscriber for i in plan.opt_outs if i.subscriber and not i.stopped]
+        for appeal in await self.ctx.store.appeals.last_received_many(ids):
+            if appeal:
+                plan.tallies[(appeal, "opt_outs")] += 1
+
     # --- signatures --------------------------------------------------------------------------
 
     async def _refresh_appeals(self, now: float) -> None:
@@ -285,6 +298,8 @@ class CampaignRouter:
         self, item: _Item, plan: _Plan, now: float, result: str, meta: AppealMeta | None
     ) -> None:
         self.ctx.metrics.child("signatures", result).inc()
+        if meta is not None and result == "late":
+            plan.tallies[(meta.id, "ja_late")] += 1
         kind = {"late": "late", "unattributed": "no_appeal"}.get(result, "not_subscribed")
         if kind == "late" and meta is not None:
             text = self._text(item.language, "late", appeal=meta.id)
@@ -307,6 +322,11 @@ class CampaignRouter:
         )
         thanks: dict[int, list[tuple[float, OutboundMessage]]] = defaultdict(list)
         new = sum(result.new for result in results)
+        duplicates = Counter(
+            m.id for (_, m), r in zip(plan.signs, results, strict=True) if not r.new
+        )
+        if duplicates:
+            await store.appeals.tally({(a, "ja_duplicate"): n for a, n in duplicates.items()})
         metrics = self.ctx.metrics
         if new:
             metrics.child("signatures", "accepted").inc(new)

@@ -268,11 +268,17 @@ def _report(console: Console, view: AppealView) -> None:
         f"appeal {view.id}: {view.title} ({_state(view)}{', public' if view.public else ''})"
     )
     console.say(f"  text        {view.text}")
-    console.say(f"  signatures  {view.signatures:,}")
+    console.say(
+        f"  signatures  {view.signatures:,} (duplicates rejected {view.duplicates:,}, "
+        f"after closing {view.late:,}); opt-outs since {view.opt_outs:,}"
+    )
     console.say(f"  fan-out     {_progress_line(view.fanout)}")
     console.say(f"  thank-yous  queued {view.thanks.queued:,}, sent {view.thanks.sent:,}")
     if view.outcome.status:
         console.say(f"  outcome     {_progress_line(view.outcome)}")
+    for kind, states in sorted(view.receipts.items()):
+        shown = ", ".join(f"{state.lower()} {n:,}" for state, n in sorted(states.items()))
+        console.say(f"  receipts    {kind}: {shown}")
 
 
 def _state(view: AppealView) -> str:

@@ -181,6 +181,15 @@ async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> N
         assert shown.outcome.sent == len(expected)
         assert (shown.outcome.skipped, shown.outcome.remaining) == (len(signers) - len(expected), 0)
         assert (shown.fanout.sent, shown.fanout.remaining) == (count, 0)
+        # The live picture per appeal: receipts, duplicates, opt-outs since it went out.
+        assert shown.receipts["appeal"] == {"DELIVERED": count}
+        thanked = sum(1 for rec in r.sim.ledger if rec.direction == "mt" and "getekend" in rec.text)
+        assert shown.receipts["thanks"] == {"DELIVERED": thanked}
+        duplicates = r.metrics.registry.get_sample_value(
+            "ja_campaign_ja_total", {"result": "duplicate"}
+        )
+        assert shown.duplicates == duplicates
+        assert shown.opt_outs == len({rec.number for rec in r.sim.ledger if rec.kind == "stop"})
 
 
 async def positions(store: Store, appeal: int) -> dict[str, int]:
