@@ -73,7 +73,7 @@ class Campaigns:
             audience_language=spec.audience_language,
             outcome_to_public=spec.outcome_to_public,
             created_at=self.clock(),
-            extra={"reply_window": repr(window)},
+            extra={"reply_window": repr(window), **({"urgent": "1"} if spec.urgent else {})},
         )
         await self.store.appeals.create(meta)
         await self.store.appeals.set_state(appeal, {"status": AppealStatus.DRAFT.value})
@@ -235,6 +235,7 @@ def _progress(
         refused=number("opted_out") + number("not_subscribed"),
         failed=number("rejected") + number("failed") + number("unknown") + number("unroutable"),
         skipped=number("skipped"),
+        capped=number("capped"),
         held=held,
         audience=number("audience") if audience is None else audience,
     )

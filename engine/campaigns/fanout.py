@@ -29,6 +29,7 @@ __all__ = ["FanOut"]
 log = logging.getLogger(__name__)
 
 LEASE = 10.0
+WEEK = 7 * 86400.0
 IDLE = 0.2
 
 
@@ -105,13 +106,17 @@ class FanOut:
         if not length:
             await self._finished(appeal, kind)
             return 0
+        capped = 0
+        if kind == "appeal":
+            ids, capped = await self._within_cap(meta, ids)
         messages = await self._messages(meta, kind, ids)
         flags = await self.store.queues.enqueue_appeal(appeal, messages, kind=kind)
         queued = sum(flags)
         await self.store.appeals.tally(
             {
                 (appeal, f"{kind}_queued"): queued,
-                (appeal, f"{kind}_skipped"): len(ids) - len(messages),
+                (appeal, f"{kind}_skipped"): len(ids) - len(messages) + capped,
+                (appeal, f"{kind}_capped"): capped,
             }
         )
         await self.store.appeals.set_state(appeal, {f"{kind}_cursor": cursor + length})
@@ -124,6 +129,26 @@ class FanOut:
         await self.store.appeals.set_state(appeal, {field: done})
         await self.store.appeals.remove_job(appeal, kind)
         log.info("appeal %d: %s fan-out queued in full", appeal, kind)
+
+    async def _within_cap(self, meta: AppealMeta, ids: list[int]) -> tuple[list[int], int]:
+        """The ids that may still receive an appeal this week, and how many may not.
+
+        Counted exactly from the ``sent`` bitmaps of the other appeals sent in the last 7
+        days; an urgent appeal (``AppealSpec.urgent``) is not capped."""
+        cap = self.config.max_appeals_per_week
+        if not cap or not ids or meta.extra.get("urgent"):
+            return ids, 0
+        since = meta.opens_at - WEEK
+        recent = [
+            m.id
+            for m in await self.store.appeals.metas(await self.store.appeals.ids(newest=50))
+            if m is not None and m.id != meta.id and m.opens_at and m.opens_at >= since
+        ]
+        if not recent:
+            return ids, 0
+        counts = await self.store.queues.sent_bits(recent, ids)
+        allowed = [i for i, n in zip(ids, counts, strict=True) if n < cap]
+        return allowed, len(ids) - len(allowed)
 
     async def _messages(self, meta: AppealMeta, kind: str, ids: list[int]) -> list[OutboundMessage]:
         """One message per recipient of this chunk; those left out (outside the appeal's

@@ -40,6 +40,8 @@ class AppealSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     audience_language: str = ""
     """Send only to subscribers who joined in this language ("" for all active ones)."""
     outcome_to_public: bool = True
+    urgent: bool = False
+    """Ignore the per-subscriber frequency cap (recorded on the appeal)."""
     force: bool = False
     """Allow a text of more than one SMS segment."""
 
@@ -55,8 +57,10 @@ class FanOutProgress(Struct, frozen=True, kw_only=True):
     """Not sent at sending time: opted out or no longer subscribed."""
     failed: int
     skipped: int = 0
-    """Not queued at all: outside the appeal's segment, opted out since they signed (an
-    outcome), or forgotten."""
+    """Not queued at all: outside the appeal's segment, over the frequency cap, opted out
+    since they signed (an outcome), or forgotten."""
+    capped: int = 0
+    """Of ``skipped``: had received the most appeals a week allows."""
     cancelled: int = 0
     """Not sent because the operator cancelled the appeal (queued or not)."""
     held: int = 0

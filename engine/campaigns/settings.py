@@ -128,6 +128,9 @@ class CampaignConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     reply_budget: Annotated[int, Meta(ge=1)] = 5
     """Automatic answers (HELP, questions, hints) per number per hour: stops loops with
     other robots. Confirmations of STOP and thank-yous are not limited."""
+    max_appeals_per_week: Annotated[int, Meta(ge=0)] = 4
+    """Appeals one subscriber receives in any rolling 7 days, at most (0: no cap). An appeal
+    created as urgent goes to everyone regardless (recorded on the appeal)."""
     fanout_chunk: Annotated[int, Meta(ge=64, le=1_000_000)] = 1024
     """Recipients queued per step of a fan-out (the cursor advances by this many ids)."""
     fanout_high_water: Annotated[int, Meta(ge=1000)] = 50_000

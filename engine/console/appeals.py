@@ -39,6 +39,9 @@ def add_appeal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     create.add_argument("--segment", default="", metavar="LANG",
                         help="send only to subscribers of this language")  # fmt: skip
     create.add_argument("--force", action="store_true", help="allow more than one SMS")
+    create.add_argument(
+        "--urgent", action="store_true", help="ignore the weekly cap per subscriber (recorded)"
+    )
     create.add_argument("--dry-run", action="store_true", help="show, store nothing")
     create.set_defaults(handler=lambda ns: run_command(ns, _create))
 
@@ -91,6 +94,7 @@ async def _create(console: Console, ns: argparse.Namespace) -> int:
         public=ns.public,
         thank_you=ns.thank_you,
         audience_language=ns.segment,
+        urgent=ns.urgent,
         force=ns.force,
     )
     check = check_text(ns.text, force=True)
@@ -295,7 +299,7 @@ def _state(view: AppealView) -> str:
 
 def _progress_line(p: FanOutProgress) -> str:
     parts = [f"sent {p.sent:,} of {p.audience:,}", f"queued {p.queued:,}"]
-    for name in ("refused", "failed", "skipped", "held", "cancelled"):
+    for name in ("refused", "failed", "skipped", "capped", "held", "cancelled"):
         value = getattr(p, name)
         if value:
             parts.append(f"{'paused' if name == 'held' else name} {value:,}")
