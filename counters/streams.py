@@ -159,6 +159,17 @@ class Queues:
             + [("ZADD", self._keys.appeal_held(a, k), *args) for (a, k), args in groups.items()]
         )
 
+    async def sent_bits(self, appeals: Sequence[int], ids: Sequence[int]) -> list[int]:
+        """For each id: of ``appeals``, how many were queued for it (the ``sent`` bitmaps):
+        the frequency cap's count, one BITFIELD per appeal."""
+        if not appeals or not ids:
+            return [0] * len(ids)
+        gets = [x for i in ids for x in ("GET", "u1", i)]
+        replies = await self._batcher.execute_many(
+            [("BITFIELD_RO", self._keys.appeal_sent(a), *gets) for a in appeals]
+        )
+        return [sum(bits) for bits in zip(*replies, strict=True)]
+
     async def held_sets(self) -> list[tuple[int, str]]:
         """(appeal, kind) of every non-empty set of messages set aside."""
         raw = await self._run("SMEMBERS", self._keys.queue_held)

@@ -25,6 +25,7 @@ import msgspec.inspect as mi
 from msgspec import Meta, Struct, field
 
 from engine.campaigns.keywords import DEFAULT_TABLES, Classifier
+from engine.campaigns.quiet import parse_window
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig, with_defaults
 from engine.campaigns.texts import TextError, check_template, check_text, render
 
@@ -409,6 +410,14 @@ class _Checker:
             Classifier(c.keywords)
         except ValueError as exc:
             self.fail("campaigns.keywords", str(exc))
+        if c.quiet_hours:
+            try:
+                parse_window(c.quiet_hours)
+            except ValueError:
+                self.fail(
+                    "campaigns.quiet_hours",
+                    f'expected "HH:MM-HH:MM" such as "21:00-08:00", got {_show(c.quiet_hours)}',
+                )
         sample = {"organisation": c.organisation, "short_code": cfg.short_code,
                   "count": "1.000.000", "others": "999.999", "appeal": "9999",
                   "suggestion": "AFMELDEN"}  # fmt: skip

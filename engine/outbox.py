@@ -43,6 +43,7 @@ from counters import (
     StoreUnavailable,
 )
 from engine.bind import THROTTLE_STATUSES, NotSent
+from engine.campaigns.quiet import QuietHours
 from engine.config import BindConfig, Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.masking import mask_number, printable
@@ -98,7 +99,8 @@ class Outbox:
         self.reclaim_idle = reclaim_idle
         self.backlog = backlog
         self.routing = Routing(config)
-        self.preflight = Preflight(store)
+        quiet = QuietHours(config.campaigns.quiet_hours, config.country_code)
+        self.preflight = Preflight(store, quiet=quiet if quiet.enabled else None)
         self.queues = {name: CarrierQueue() for name in pools}
         self.held: set[str] = set()
         """Queue entries this engine has in memory (queued, sending, awaiting write-back)."""
@@ -242,6 +244,8 @@ class Outbox:
             item = InFlight(lane, entry.entry_id, entry.message, "", [], 0, False, 0.0)
             if why == "paused":
                 self.writeback.hold(item)  # set aside until the appeal is resumed
+            elif why.startswith("quiet:"):  # back in the schedule until the night is over
+                self.writeback.park(item, float(why.partition(":")[2]))
             else:
                 self._finish(item, why)
         return send

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from counters import OutboundMessage, QueuedMessage, Store
+from engine.campaigns.quiet import QuietHours
 from engine.campaigns.texts import format_count, render
 
 __all__ = ["FLAGS_TTL", "Preflight"]
@@ -29,11 +30,20 @@ _FANNED_OUT = frozenset({"appeal", "outcome"})
 class Preflight:
     """Splits messages read from a lane into those to send (rendered) and those refused."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        quiet: QuietHours | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.clock = clock
-        self._flags: dict[int, tuple[str, float]] = {}
-        """appeal -> ("paused" | "cancelled" | "", when read)"""
+        self.quiet = quiet
+        self.wall = wall
+        self._flags: dict[int, tuple[str, float, float]] = {}
+        """appeal -> ("paused" | "cancelled" | "", when the appeal closes, when read)"""
 
     async def check(
         self, entries: Sequence[QueuedMessage]
@@ -43,15 +53,19 @@ class Preflight:
         Raises:
             StoreUnavailable: consent or counts could not be read; send nothing of these.
         """
-        checked = [e for e in entries if e.message.requires or e.message.template]
+        checked = [
+            e
+            for e in entries
+            if e.message.requires or e.message.template or e.message.kind in _FANNED_OUT
+        ]
         if not checked:
             return list(entries), []
-        halted = await self._halted([e.message for e in checked])
+        messages = [e.message for e in checked]
+        halted = await self._halted(messages)
+        refusals = await self._refusals(messages)
         refused = [
-            halt or why
-            for halt, why in zip(
-                halted, await self._refusals([e.message for e in checked]), strict=True
-            )
+            halt or why or self._quiet(m)
+            for m, halt, why in zip(messages, halted, refusals, strict=True)
         ]
         rendered = await self._render([e.message for e in checked])
         fixed = {e.entry_id: (m, why) for e, m, why in zip(checked, rendered, refused, strict=True)}
@@ -68,18 +82,39 @@ class Preflight:
         return send, skip
 
     async def _halted(self, messages: list[OutboundMessage]) -> list[str]:
-        """ "paused" or "cancelled" for the messages of appeals the operator stopped."""
+        """ "paused" or "cancelled" for the messages of appeals the operator stopped, and
+        "expired" for an appeal's messages once it has closed (held by quiet hours or a
+        pause until then: not sent stale)."""
         now = self.clock()
         wanted = {m.appeal for m in messages if m.appeal and m.kind in _FANNED_OUT}
-        stale = sorted(a for a in wanted if now - self._flags.get(a, ("", -1e9))[1] > FLAGS_TTL)
-        for appeal, flag in zip(stale, await self.store.appeals.halts(stale), strict=True):
-            self._flags[appeal] = (flag, now)
+        stale = sorted(
+            a for a in wanted if now - self._flags.get(a, ("", 0.0, -1e9))[2] > FLAGS_TTL
+        )
+        if stale:
+            halts = await self.store.appeals.halts(stale)
+            metas = await self.store.appeals.metas(stale)
+            for appeal, flag, meta in zip(stale, halts, metas, strict=True):
+                closes = meta.closes_at if meta is not None else 0.0
+                self._flags[appeal] = (flag, closes, now)
         if len(self._flags) > 1000:
             self._flags = {a: f for a, f in self._flags.items() if a in wanted}
-        return [
-            self._flags[m.appeal][0] if m.appeal in wanted and m.kind in _FANNED_OUT else ""
-            for m in messages
-        ]
+        wall = self.wall()
+        out = []
+        for m in messages:
+            if m.appeal not in wanted or m.kind not in _FANNED_OUT:
+                out.append("")
+                continue
+            flag, closes, _ = self._flags[m.appeal]
+            expired = m.kind == "appeal" and closes and wall >= closes
+            out.append(flag or ("expired" if expired else ""))
+        return out
+
+    def _quiet(self, message: OutboundMessage) -> str:
+        """ "quiet:<Unix time>" for an appeal or outcome due in the recipient's quiet hours."""
+        if self.quiet is None or message.kind not in _FANNED_OUT:
+            return ""
+        until = self.quiet.until(message.to, self.wall())
+        return "" if until is None else f"quiet:{until}"
 
     async def _refusals(self, messages: list[OutboundMessage]) -> list[str]:
         """Why each message may not go out ("" where it may)."""

@@ -232,7 +232,7 @@ def _progress(
         status="" if status == AppealStatus.DRAFT.value else status,
         queued=number("queued"),
         sent=number("sent"),
-        refused=number("opted_out") + number("not_subscribed"),
+        refused=number("opted_out") + number("not_subscribed") + number("expired"),
         failed=number("rejected") + number("failed") + number("unknown") + number("unroutable"),
         skipped=number("skipped"),
         capped=number("capped"),

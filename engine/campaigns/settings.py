@@ -131,6 +131,10 @@ class CampaignConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     max_appeals_per_week: Annotated[int, Meta(ge=0)] = 4
     """Appeals one subscriber receives in any rolling 7 days, at most (0: no cap). An appeal
     created as urgent goes to everyone regardless (recorded on the appeal)."""
+    quiet_hours: str = ""
+    """"HH:MM-HH:MM" in each subscriber's local time (zone from the number's country code):
+    appeals and outcomes wait until it ends; "" for none. Replies (thank-yous, STOP and HELP
+    answers) are not held: the person just wrote to us."""
     fanout_chunk: Annotated[int, Meta(ge=64, le=1_000_000)] = 1024
     """Recipients queued per step of a fan-out (the cursor advances by this many ids)."""
     fanout_high_water: Annotated[int, Meta(ge=1000)] = 50_000
