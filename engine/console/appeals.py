@@ -13,6 +13,7 @@ import getpass
 import sys
 
 import trio
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.campaigns import AppealSpec, AppealView, Campaigns
 from engine.campaigns.export import ExportSummary, summarise, write_csv
@@ -120,6 +121,12 @@ async def _list(console: Console, ns: argparse.Namespace) -> int:
         return EXIT_OK
     if not views:
         console.say("no appeals yet: ja-engine appeal create --title ... --text ...")
+        return EXIT_OK
+    if console.tty:
+        rows = [[str(v.id), _state(v), f"{v.signatures:,}", f"{v.fanout.sent:,}", v.title]
+                for v in views]  # fmt: skip
+        console.table("Appeals", ["id", "state", "signatures", "sent", "title"], rows)
+        return EXIT_OK
     for v in views:
         console.say(f"{v.id:>5}  {_state(v):<9}  {v.signatures:>9,} signatures  {v.title}")
     return EXIT_OK
@@ -153,18 +160,40 @@ async def _send(console: Console, ns: argparse.Namespace) -> int:
             console.say("not sent")
             return EXIT_REFUSED
     view = await campaigns.send(ns.appeal)
-    if not ns.follow:
-        _report(console, view)
-        return EXIT_OK
-    while not (view.fanout.status == AppealStatus.SENT.value and not view.fanout.remaining):
-        if view.cancelled:
-            break
-        if not console.json:
-            console.say(_progress_line(view.fanout))
-        await trio.sleep(FOLLOW_EVERY)
-        view = await campaigns.show(ns.appeal)
+    if ns.follow:
+        view = await _follow(console, campaigns, view)
     _report(console, view)
     return EXIT_OK
+
+
+async def _follow(console: Console, campaigns: Campaigns, view: AppealView) -> AppealView:
+    """Report until every recipient is sent, refused or failed (or the appeal is cancelled):
+    a progress bar on a terminal, a line a second otherwise."""
+
+    def done(v: AppealView) -> bool:
+        return v.cancelled or (
+            v.fanout.status == AppealStatus.SENT.value and not v.fanout.remaining
+        )
+
+    if console.rich is None:
+        while not done(view):
+            if not console.json:
+                console.say(_progress_line(view.fanout))
+            await trio.sleep(FOLLOW_EVERY)
+            view = await campaigns.show(view.id)
+        return view
+    with Progress(
+        TextColumn("appeal {task.fields[appeal]}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console.rich,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("send", total=view.fanout.audience or None, appeal=view.id)
+        while not done(view):
+            fan = view.fanout
+            progress.update(task, completed=fan.audience - fan.remaining, total=fan.audience)
+            await trio.sleep(FOLLOW_EVERY)
+            view = await campaigns.show(view.id)
+        progress.update(task, completed=view.fanout.audience)
+    return view
 
 
 async def _pause(console: Console, ns: argparse.Namespace) -> int:
@@ -268,21 +297,25 @@ def _report(console: Console, view: AppealView) -> None:
     if console.json:
         console.emit(view)
         return
-    console.say(
-        f"appeal {view.id}: {view.title} ({_state(view)}{', public' if view.public else ''})"
-    )
-    console.say(f"  text        {view.text}")
-    console.say(
-        f"  signatures  {view.signatures:,} (duplicates rejected {view.duplicates:,}, "
-        f"after closing {view.late:,}); opt-outs since {view.opt_outs:,}"
-    )
-    console.say(f"  fan-out     {_progress_line(view.fanout)}")
-    console.say(f"  thank-yous  queued {view.thanks.queued:,}, sent {view.thanks.sent:,}")
+    rows = [
+        ("text", view.text),
+        ("signatures", f"{view.signatures:,} (duplicates rejected {view.duplicates:,}, "
+                       f"after closing {view.late:,}); opt-outs since {view.opt_outs:,}"),
+        ("fan-out", _progress_line(view.fanout)),
+        ("thank-yous", f"queued {view.thanks.queued:,}, sent {view.thanks.sent:,}"),
+    ]  # fmt: skip
     if view.outcome.status:
-        console.say(f"  outcome     {_progress_line(view.outcome)}")
+        rows.append(("outcome", _progress_line(view.outcome)))
     for kind, states in sorted(view.receipts.items()):
         shown = ", ".join(f"{state.lower()} {n:,}" for state, n in sorted(states.items()))
-        console.say(f"  receipts    {kind}: {shown}")
+        rows.append(("receipts", f"{kind}: {shown}"))
+    title = f"appeal {view.id}: {view.title} ({_state(view)}{', public' if view.public else ''})"
+    if console.tty:
+        console.table(title, ["", ""], [list(row) for row in rows])
+        return
+    console.say(title)
+    for label, value in rows:
+        console.say(f"  {label:<11} {value}")
 
 
 def _state(view: AppealView) -> str:

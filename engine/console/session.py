@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 import trio
+from rich.console import Console as RichConsole
+from rich.table import Table
 
 from counters import Store, StoreConfig, StoreError, StoreUnavailable, open_store
 from counters.config import default_data_dir
@@ -46,12 +48,30 @@ class Unavailable(Exception):
 
 
 class Console:
-    """One command's context: its configuration, the open store, where output goes."""
+    """One command's context: its configuration, the open store, where output goes.
+
+    On a terminal, tables and progress bars (``rich``); otherwise plain lines, and with
+    ``--json`` one JSON document, so scripts never parse decorations."""
 
     def __init__(self, config: Config, store: Store, *, json: bool) -> None:
         self.config = config
         self.store = store
         self.json = json
+        self.tty = sys.stdout.isatty() and not json
+        self.rich = RichConsole(highlight=False) if self.tty else None
+
+    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        """A table on a terminal; tab-free aligned plain lines elsewhere."""
+        if self.rich is not None:
+            table = Table(title=title, title_justify="left")
+            for i, column in enumerate(columns):
+                table.add_column(column, justify="right" if i == 0 else "left")
+            for row in rows:
+                table.add_row(*row)
+            self.rich.print(table)
+            return
+        for row in rows:
+            self.say("  ".join(row))
 
     def say(self, line: str = "") -> None:
         print(line, flush=True)
