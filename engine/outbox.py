@@ -539,6 +539,7 @@ class Outbox:
             delay = time.time() - message.origin_at
             self.metrics.thank_you_delay.observe(delay)
             self.metrics.thank_you_delays.append(delay)
+            self.writeback.tallies[(message.appeal, "thanks_delay_ms")] += int(delay * 1000)
 
     def _record_sent(self, item: InFlight, message_id: str, part: int) -> None:
         if not message_id:  # a carrier that gives no id: no receipt can ever match it

@@ -47,6 +47,8 @@ class WriteBack:
         self._retries: list[tuple[InFlight, float, str]] = []
         """(message, when it is due again, "retry" or "parked")"""
         self._holds: list[InFlight] = []
+        self.tallies: Counter[tuple[int, str]] = Counter()
+        """Per-appeal figures to add in Redis with the next write (thank-you delays)."""
         self._received: dict[int, list[int]] = {}
         """Subscribers who were sent an appeal (a bare JA from them answers it)."""
         self._lot = trio.lowlevel.ParkingLot()
@@ -164,6 +166,8 @@ class WriteBack:
             for item, result in done
             if item.message.appeal and result != "paused"  # it comes back on resume
         )
+        per_appeal.update(self.tallies)
+        self.tallies = Counter()
         if per_appeal:
             try:
                 await self.store.appeals.tally(dict(per_appeal))

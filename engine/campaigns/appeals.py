@@ -192,6 +192,7 @@ class Campaigns:
             duplicates=int(state.get("ja_duplicate", 0)),
             late=int(state.get("ja_late", 0)),
             opt_outs=int(state.get("opt_outs", 0)),
+            thank_you_delay=_mean_delay(state),
             receipts=_receipts(state),
         )
 
@@ -206,6 +207,11 @@ class Campaigns:
 
 
 _KINDS = ("appeal", "outcome")
+
+
+def _mean_delay(state: dict[str, str]) -> float:
+    sent = int(state.get("thanks_sent", 0))
+    return int(state.get("thanks_delay_ms", 0)) / 1000 / sent if sent else 0.0
 
 
 def _receipts(state: dict[str, str]) -> dict[str, dict[str, int]]:

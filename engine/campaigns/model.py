@@ -100,6 +100,8 @@ class AppealView(Struct, frozen=True, kw_only=True):
     """JA after the appeal closed (answered politely, not counted)."""
     opt_outs: int = 0
     """Opt-outs from numbers whose latest appeal this was."""
+    thank_you_delay: float = 0.0
+    """Mean seconds from a JA to its thank-you, over the thank-yous sent."""
     receipts: dict[str, dict[str, int]] = {}
     """Delivery receipts by kind of message ("appeal", "thanks", "outcome") and final state
     (DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED...)."""

@@ -302,7 +302,8 @@ def _report(console: Console, view: AppealView) -> None:
         ("signatures", f"{view.signatures:,} (duplicates rejected {view.duplicates:,}, "
                        f"after closing {view.late:,}); opt-outs since {view.opt_outs:,}"),
         ("fan-out", _progress_line(view.fanout)),
-        ("thank-yous", f"queued {view.thanks.queued:,}, sent {view.thanks.sent:,}"),
+        ("thank-yous", f"queued {view.thanks.queued:,}, sent {view.thanks.sent:,}, "
+                       f"{view.thank_you_delay:.1f} s after the JA on average"),
     ]  # fmt: skip
     if view.outcome.status:
         rows.append(("outcome", _progress_line(view.outcome)))

@@ -189,6 +189,7 @@ async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> N
             "ja_campaign_ja_total", {"result": "duplicate"}
         )
         assert shown.duplicates == duplicates
+        assert 0.5 <= shown.thank_you_delay < 5  # thank_delay is 0.5 s here
         assert shown.opt_outs == len({rec.number for rec in r.sim.ledger if rec.kind == "stop"})
 
 
