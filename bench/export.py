@@ -1,0 +1,134 @@
+"""The export for the authorities: peak memory and speed, streamed against loaded-at-once.
+
+``python -m bench.export [--quick] [--json] [--url URL]``
+
+An appeal with N signatures (100,000 and 1,000,000; quick: 10,000) is exported to CSV
+(masked numbers) by two contenders, each in a fresh process so its peak RSS is its own:
+``ja-engine`` (``engine.campaigns.export.write_csv``: a page of 5,000 signatures at a time)
+and ``naive`` (the obvious first version: every signature in one XRANGE, every number in one
+HMGET, the rows built in a list, then written). Figures: the process's peak RSS (MiB, lower
+is better) and rows per second. Flat memory means the peak does not grow with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+
+import redis
+import trio
+
+from bench._report import OURS, format_table, json_report, ratios, summarise
+from counters import Keys, Store, StoreConfig, open_store
+from engine.campaigns.export import write_csv
+from engine.masking import mask_number
+
+NAIVE = "naive"
+ROUNDS = 3
+
+
+async def _prepare(url: str, namespace: str, count: int) -> int:
+    async with open_store(StoreConfig(url=url, namespace=namespace)) as store:
+        appeal = await store.appeals.next_id()
+        for start in range(0, count, 10_000):
+            numbers = [f"+316{n:08d}" for n in range(start, min(count, start + 10_000))]
+            ids = await store.subscribers.ids(numbers)
+            await store.appeals.sign_many([(appeal, i, "JA", f"m{i}") for i in ids])
+        return appeal
+
+
+async def _streamed(store: Store, appeal: int) -> int:
+    with open(os.devnull, "w", newline="") as out:  # noqa: ASYNC230 (the benchmark's sink)
+        return await write_csv(store, appeal, out)
+
+
+async def _loaded(store: Store, appeal: int) -> int:
+    raw = await store.batcher.execute(("XRANGE", store.keys.appeal_signatures(appeal), "-", "+"))
+    ids = [int(fields[b"s"]) for _, fields in raw]
+    numbers = await store.subscribers.numbers(ids)
+    rows = [(entry.decode(), mask_number(n or ""), f[b"x"].decode())
+            for (entry, f), n in zip(raw, numbers, strict=True)]  # fmt: skip
+    with open(os.devnull, "w", newline="") as out:  # noqa: ASYNC230 (the benchmark's sink)
+        csv.writer(out).writerows(rows)
+    return len(rows)
+
+
+def child(url: str, namespace: str, appeal: int, contender: str) -> None:
+    """One export in this process; prints rows, seconds and peak RSS as JSON."""
+
+    async def main() -> tuple[int, float]:
+        async with open_store(StoreConfig(url=url, namespace=namespace)) as store:
+            start = time.perf_counter()
+            export = _streamed if contender == OURS else _loaded
+            rows = await export(store, appeal)
+            return rows, time.perf_counter() - start
+
+    rows, seconds = trio.run(main)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak}))
+
+
+def _run(url: str, namespace: str, appeal: int, contender: str) -> dict[str, float]:
+    argv = [sys.executable, "-m", "bench.export", "child", url, namespace, str(appeal), contender]
+    done = subprocess.run(argv, capture_output=True, check=True, timeout=600)
+    result: dict[str, float] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["child"]:
+        child(args[1], args[2], int(args[3]), args[4])
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench.export")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    ns = parser.parse_args(args)
+    sizes = [10_000] if ns.quick else [100_000, 1_000_000]
+    rounds = 1 if ns.quick else ROUNDS
+    memory: dict[str, dict[str, list[float]]] = {}
+    speed: dict[str, dict[str, list[float]]] = {}
+    client = redis.Redis.from_url(ns.url)
+    try:
+        for size in sizes:
+            namespace = f"benchexport{uuid.uuid4().hex[:8]}"
+            try:
+                appeal = trio.run(_prepare, ns.url, namespace, size)
+                case = f"{size:,} signatures"
+                memory[case] = {OURS: [], NAIVE: []}
+                speed[case] = {OURS: [], NAIVE: []}
+                for _ in range(rounds):
+                    for contender in (OURS, NAIVE):
+                        result = _run(ns.url, namespace, appeal, contender)
+                        if result["rows"] != size:
+                            print(f"{contender} exported {result['rows']} of {size} rows")
+                            return 1
+                        memory[case][contender].append(result["peak_mib"])
+                        speed[case][contender].append(size / result["seconds"])
+            finally:
+                for pattern in Keys(namespace).pattern():
+                    for key in client.scan_iter(match=pattern, count=1000):
+                        client.unlink(key)
+    finally:
+        client.close()
+    mem = {c: {k: summarise(v) for k, v in per.items()} for c, per in memory.items()}
+    rps = {c: {k: summarise(v) for k, v in per.items()} for c, per in speed.items()}
+    print(format_table(mem, {c: ratios(r, better="lower") for c, r in mem.items()}, "peak MiB"))
+    print(format_table(rps, {c: ratios(r) for c, r in rps.items()}, "rows/s"))
+    if ns.json:
+        results = {f"peak_mib {c}": r for c, r in mem.items()}
+        peak_ratios = {f"peak_mib {c}": ratios(r, better="lower") for c, r in mem.items()}
+        print(json_report("export", "MiB", results, peak_ratios, better="lower"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
