@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -32,7 +34,9 @@ def received(r: Rig) -> Counter[str]:
     return Counter(rec.number for rec in r.sim.ledger if rec.text == TEXT)
 
 
-async def test_pause_sets_the_rest_aside_and_resume_sends_it_once(store: Store) -> None:
+@asynccontextmanager
+async def sending(store: Store) -> AsyncIterator[tuple[Rig, AppealView]]:
+    """An engine fanning an appeal out to ``COUNT`` subscribers at 400/s, 200 of them sent."""
     await subscribe(store, FIRST, COUNT)
     async with rig(store, quiet_sim(COUNT), router=None, extra=EXTRA, rate=400.0) as r:
         campaigns = r.engine.campaigns
@@ -41,6 +45,12 @@ async def test_pause_sets_the_rest_aside_and_resume_sends_it_once(store: Store) 
         with trio.fail_after(20):
             while sum(received(r).values()) < 200:
                 await trio.sleep(0.02)
+        yield r, view
+
+
+async def test_pause_sets_the_rest_aside_and_resume_sends_it_once(store: Store) -> None:
+    async with sending(store) as (r, view):
+        campaigns = r.engine.campaigns
         paused = await campaigns.pause(view.id)
         assert paused.paused
         # Everything queued is either sent or set aside, and nothing more goes out.
@@ -58,14 +68,8 @@ async def test_pause_sets_the_rest_aside_and_resume_sends_it_once(store: Store) 
 
 
 async def test_cancel_stops_the_fan_out_and_keeps_the_signatures(store: Store) -> None:
-    await subscribe(store, FIRST, COUNT)
-    async with rig(store, quiet_sim(COUNT), router=None, extra=EXTRA, rate=400.0) as r:
+    async with sending(store) as (r, view):
         campaigns = r.engine.campaigns
-        view = await campaigns.create(AppealSpec(title="C", text=TEXT))
-        await campaigns.send(view.id)
-        with trio.fail_after(20):
-            while sum(received(r).values()) < 200:
-                await trio.sleep(0.02)
         first = min(received(r))
         send_mo(r.sim, int(first), "JA")
         with trio.fail_after(10):
