@@ -187,7 +187,8 @@ class RouterLoop:
                 idle = min(idle * 2, 0.05)
 
     async def _route(self, batch: Batch, *, again: bool) -> None:
-        await self._remember_routes([record for _, record in batch])
+        if not getattr(self.router, "remembers_routes", False):
+            await self._remember_routes([record for _, record in batch])
         try:
             await self.router.route(batch, again=again)
         except StoreUnavailable:

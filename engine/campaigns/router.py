@@ -68,6 +68,10 @@ class _Plan:
 class CampaignRouter:
     """Routes inbound batches: STOP, HELP, START, JA, near misses and the rest."""
 
+    remembers_routes = True
+    """It notes the carrier/bind each known sender wrote in on itself (with the ids it looks
+    up anyway), so the router loop need not look them up a second time."""
+
     def __init__(self, context: RouterContext) -> None:
         self.ctx = context
         self.config = context.config.campaigns
@@ -125,10 +129,14 @@ class CampaignRouter:
         known = sorted({i for i in ids.values() if i})
         states = dict(zip(known, await subscribers.consent_states(known), strict=True))
         languages = dict(zip(known, await subscribers.languages(known), strict=True))
+        routes = {}
         for item in items:
             item.subscriber = ids[item.record.source]
             item.active, item.stopped = states.get(item.subscriber, (False, False))
             item.language = self._language(languages.get(item.subscriber, ""), item.decision)
+            if item.subscriber:  # replies go back the way the subscriber wrote in
+                routes[item.subscriber] = _route(item.record)
+        await subscribers.set_routes(list(routes.items()))
 
     def _language(self, known: str, decision: Decision) -> str:
         for candidate in (known, decision.language):
