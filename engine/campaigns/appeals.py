@@ -21,9 +21,11 @@ from engine.campaigns.model import (
     FanOutProgress,
 )
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig
-from engine.campaigns.texts import TextError, check_template, check_text
+from engine.campaigns.texts import TextError, check_template, check_text, format_count, render
 
-__all__ = ["Campaigns"]
+__all__ = ["OUTCOME_PLACEHOLDERS", "Campaigns"]
+
+OUTCOME_PLACEHOLDERS = frozenset({"count", "organisation"})
 
 
 class Campaigns:
@@ -101,7 +103,8 @@ class Campaigns:
 
     async def outcome(self, appeal: int, text: str, *, force: bool = False) -> AppealView:
         """Send the outcome once to the appeal's signers who are still subscribed (and its
-        public signers who have not opted out, if the appeal says so)."""
+        public signers who have not opted out, if the appeal says so). The text may say
+        {count} (the signatures now, formatted for the appeal's language)."""
         meta = await self._meta(appeal)
         state = await self.store.appeals.state(appeal)
         if state.get("outcome_status"):
@@ -110,12 +113,15 @@ class Campaigns:
             raise CampaignError(f"appeal {appeal} is cancelled: it gets no outcome")
         if state.get("status") == AppealStatus.DRAFT.value:
             raise CampaignError(f"appeal {appeal} was never sent: it has no signers")
+        signers = await self.store.appeals.count(appeal)
         try:
+            check_template(text, OUTCOME_PLACEHOLDERS)
+            text = render(text, {"count": format_count(signers, meta.language),
+                                 "organisation": self.config.organisation})  # fmt: skip
             check_text(text, force=force)
         except TextError as exc:
             raise CampaignError(str(exc)) from None
         await self.store.appeals.create(msgspec.structs.replace(meta, outcome=text))
-        signers = await self.store.appeals.count(appeal)
         await self.store.appeals.set_state(
             appeal, {"outcome_status": "sending", "outcome_audience": signers}
         )

@@ -1,11 +1,13 @@
-"""At most N appeals a week per subscriber; an urgent appeal goes to everyone (recorded)."""
+"""Sending policy: at most N appeals a week per subscriber (an urgent appeal goes to
+everyone, recorded); an outcome that says how many signed."""
 
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from counters import Store
-from engine.campaigns import AppealSpec, Campaigns
+from engine.campaigns import AppealSpec, CampaignError, Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.settings import CampaignConfig
 from engine.metrics import Metrics
@@ -47,3 +49,15 @@ async def test_the_weekly_cap_holds_back_all_but_urgent_appeals(store: Store) ->
     shown = (await campaigns.show(third.id)).fanout
     assert (shown.queued, shown.capped) == (15, 0)
     assert (await store.appeals.meta(third.id)).extra["urgent"] == "1"  # type: ignore[union-attr]
+
+
+async def test_the_outcome_may_say_how_many_signed(store: Store) -> None:
+    campaigns = Campaigns(store, CampaignConfig())
+    view = await campaigns.create(AppealSpec(title="O", text="O: JA"))
+    await campaigns.send(view.id)
+    ids = await store.subscribers.ids([f"+3161000{n:04d}" for n in range(1200)])
+    await store.appeals.sign_many([(view.id, i, "JA", f"m{i}") for i in ids])
+    with pytest.raises(CampaignError, match=r"unknown placeholder \{name\}"):
+        await campaigns.outcome(view.id, "Dank {name}!")
+    shown = await campaigns.outcome(view.id, "Dankzij {count} handtekeningen is hij vrij.")
+    assert shown.outcome_text == "Dankzij 1.200 handtekeningen is hij vrij."
