@@ -20,7 +20,7 @@ from typing import cast
 import trio
 from prometheus_client import start_http_server
 
-from counters import Store, StoreConfig, open_store
+from counters import Store, StoreConfig, StoreUnavailable, open_store
 from engine.bind import CarrierBind
 from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
@@ -98,27 +98,35 @@ class Engine:
             task_status.started()
 
     async def _housekeeping(self) -> None:
-        """Gauges that are states, not events; receipts matched late."""
-        m = self.metrics
         while True:
-            for bind in self.binds:
-                m.child("window_in_use", bind.carrier, bind.name).set(bind.in_flight())
-                m.child("rate_current", bind.carrier, bind.name).set(bind.rate.current)
-            now = trio.current_time()
-            oldest = {"tx": now, "bulk": now}
-            for name, queue in self.outbox.queues.items():
-                m.child("queue_depth", name, "tx").set(len(queue.tx))
-                m.child("queue_depth", name, "bulk").set(len(queue.bulk))
-                for lane, items in (("tx", queue.tx), ("bulk", queue.bulk)):
-                    if items:
-                        oldest[lane] = min(oldest[lane], items[0].read_at)
-            for lane, since in oldest.items():
-                m.child("oldest_age", lane).set(now - since)
-            self.outbox.flush_metrics()
-            self.inbox.expire(now)
+            await self.housekeep()
+            await trio.sleep(1.0)
+
+    async def housekeep(self) -> None:
+        """Gauges that are states, not events; receipts matched late; per-appeal tallies.
+        A Redis outage pauses the Redis part (what it holds is kept for the next round):
+        it never ends the engine."""
+        m = self.metrics
+        for bind in self.binds:
+            m.child("window_in_use", bind.carrier, bind.name).set(bind.in_flight())
+            m.child("rate_current", bind.carrier, bind.name).set(bind.rate.current)
+        now = trio.current_time()
+        oldest = {"tx": now, "bulk": now}
+        for name, queue in self.outbox.queues.items():
+            m.child("queue_depth", name, "tx").set(len(queue.tx))
+            m.child("queue_depth", name, "bulk").set(len(queue.bulk))
+            for lane, items in (("tx", queue.tx), ("bulk", queue.bulk)):
+                if items:
+                    oldest[lane] = min(oldest[lane], items[0].read_at)
+        for lane, since in oldest.items():
+            m.child("oldest_age", lane).set(now - since)
+        self.outbox.flush_metrics()
+        self.inbox.expire(now)
+        try:
             await self.inbox.apply_late()
             await self.inbox.flush_tallies()
-            await trio.sleep(1.0)
+        except StoreUnavailable:
+            m.child("store_errors", "housekeeping").inc()
 
     def all_bound(self) -> bool:
         return all(bind.is_up() for bind in self.binds)
