@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import trio
 
 from engine.config import BindConfig
+from engine.masking import printable
 from engine.ratelimit import AdaptiveRate
 from smpp.constants import CommandStatus
 from smpp.errors import ProtocolError
@@ -322,9 +323,10 @@ class CarrierBind:
         self.failures += 1
         if self._down_since is None:
             self._down_since = trio.current_time()
-            log.warning("bind %s down: %s; reconnecting", self.name, reason)
+            log.warning("bind %s down: %s; reconnecting", self.name, printable(reason, 200))
         else:
-            log.debug("bind %s still down (attempt %d): %s", self.name, self.failures, reason)
+            log.debug("bind %s still down (attempt %d): %s", self.name, self.failures,
+                      printable(reason, 200))  # fmt: skip
 
     def stopping(self) -> bool:
         return self._stopping

@@ -363,7 +363,9 @@ class Outbox:
             try:
                 pdus, bodies = self._pdus(item)
             except LocalProtocolError as exc:  # no carrier could take it: final
-                log.error("message %s not sent: %s", item.message.ref, exc)
+                log.error("message %s not sent: it cannot be encoded (%s)",
+                          printable(item.message.ref), type(exc).__name__)  # fmt: skip
+                log.debug("message %s: %s", printable(item.message.ref), printable(str(exc), 200))
                 item.bind.release(item.parts, item.conn)
                 self._finish(item, "rejected")
                 continue

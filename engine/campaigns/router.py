@@ -158,7 +158,8 @@ class CampaignRouter:
         elif intent is Intent.NEAR_MISS:
             self._clarify(item, plan, now)
         elif intent is Intent.NEGATIVE:
-            log.info("inbound %s: a no (%s), nothing to do", item.entry_id, decision.word)
+            log.info("inbound %s: a no (%s), nothing to do", item.entry_id,
+                     printable(decision.word))  # fmt: skip
         else:
             log.info("inbound %s from %s for the operator: %s", item.entry_id,
                      mask_number(item.record.source), printable(item.record.text))  # fmt: skip

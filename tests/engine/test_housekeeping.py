@@ -1,18 +1,21 @@
 """Failures contained: housekeeping through a Redis outage; the carrier's receipt words as
-metric labels (a fixed set)."""
+metric labels (a fixed set); nothing from the wire unescaped in a log."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
+import pytest
 import trio
 
-from counters import SentRecord, Store, StoreConfig, open_store
+from counters import InboundRecord, SentRecord, Store, StoreConfig, open_store
 from engine.app import Engine
+from engine.campaigns.router import CampaignRouter
 from engine.config import parse_config
 from engine.inbox import Inbox
 from engine.metrics import Metrics
-from engine.routers import LoggingRouter
+from engine.routers import LoggingRouter, RouterContext
 from smpp.constants import EsmClass, MessageState
 from smpp.pdu import DeliverSM
 from smpp.receipt import Receipt
@@ -70,3 +73,29 @@ async def test_receipt_states_from_the_wire_stay_a_fixed_set(store: Store) -> No
     }
     assert states == {"OTHER"}
     assert await store.deliveries.status("1") == ("OTHER", "000")
+
+
+async def test_nothing_from_the_wire_reaches_a_log_unescaped(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sender or a text with a newline cannot forge a log line; numbers are masked."""
+    config = parse_config(CONFIG)
+    context = RouterContext(store, config, Metrics())
+
+    def record(source: str, text: str) -> InboundRecord:
+        return InboundRecord(source=source, destination="4777", text=text, carrier="sim",
+                             bind="sim-1", received_at=1.0)  # fmt: skip
+
+    batch = [
+        ("1-1", record("EVIL\nINFO fake line", "hi")),
+        ("1-2", record("+31612345678", "JA\nERROR forged")),
+        ("1-3", record("+31612345679", "Wie is dit?\r\nWARNING forged")),
+    ]
+    with caplog.at_level(logging.INFO):
+        await LoggingRouter(context).route(batch, again=False)
+        await CampaignRouter(context).route(batch, again=False)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) >= 4
+    assert not [m for m in messages if "\n" in m or "\r" in m]
+    assert not [m for m in messages if "+31612345678" in m or "+31612345679" in m]
+    assert any("+3161234****" in m for m in messages)
