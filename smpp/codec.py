@@ -55,6 +55,11 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
     pdu: Pdu
 
 
+_BIND_RESP = frozenset(
+    {CommandId.BIND_RECEIVER_RESP, CommandId.BIND_TRANSMITTER_RESP, CommandId.BIND_TRANSCEIVER_RESP}
+)
+
+
 def encode_pdu(pdu: Pdu, sequence_number: int, command_status: int = 0) -> bytes:
     """The wire form of ``pdu``, header included.
 
@@ -62,9 +67,12 @@ def encode_pdu(pdu: Pdu, sequence_number: int, command_status: int = 0) -> bytes
         LocalProtocolError: a field does not fit its wire type (too long, out of range).
     """
     cid = pdu.command_id
-    if command_status and cid & GENERIC_NACK_BIT and pdu == _EMPTY[cid]:
+    if command_status and cid & GENERIC_NACK_BIT and pdu == _EMPTY[cid] and cid not in _BIND_RESP:
         # "The body is not returned if the command_status field contains a non-zero
-        # value" (§4.1.2, §4.4.2 and the other *_resp sections).
+        # value" (§4.1.2, §4.4.2 and the other *_resp sections). A refused bind keeps its
+        # body (an empty system_id) all the same: legal, and some clients (aiosmpplib)
+        # cannot parse a header-only bind response and crash instead of reporting the
+        # wrong password.
         body = b""
     else:
         body = _ENCODERS[cid](pdu)

@@ -982,12 +982,20 @@ def test_nul_inside_a_c_octet_string_is_refused(build: Callable[[], object]) -> 
     raise AssertionError(f"built {built!r}")
 
 
-@pytest.mark.parametrize("pdu", [SubmitSMResp(), BindTransmitterResp(), BindTransceiverResp()])
+@pytest.mark.parametrize("pdu", [SubmitSMResp(), DataSMResp()])
 def test_error_response_is_encoded_without_body(pdu: Pdu) -> None:
-    # §4.1.2, §4.4.2: "The ... body is not returned if the command_status field contains a
+    # §4.4.2: "The ... body is not returned if the command_status field contains a
     # non-zero value."
     assert len(encode_pdu(pdu, 1, CommandStatus.ESME_RTHROTTLED)) == 16
     assert len(encode_pdu(pdu, 1, 0)) == 17
+
+
+@pytest.mark.parametrize("pdu", [BindTransmitterResp(), BindReceiverResp(), BindTransceiverResp()])
+def test_refused_bind_keeps_its_body_for_every_client(pdu: Pdu) -> None:
+    # Header-only is legal (§4.1.2), but aiosmpplib cannot parse it: the body goes too.
+    raw = encode_pdu(pdu, 1, CommandStatus.ESME_RBINDFAIL)
+    assert raw == bytes.fromhex("00000011") + raw[4:8] + bytes.fromhex("0000000d00000001") + b"\0"
+    assert decode_pdu(raw).pdu == pdu
 
 
 def test_error_response_with_fields_keeps_its_body() -> None:
