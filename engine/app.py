@@ -16,11 +16,12 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
+from urllib.parse import urlsplit
 
 import trio
 from prometheus_client import start_http_server
 
-from counters import Store, StoreConfig, StoreUnavailable, open_store
+from counters import EmbeddedServerError, Store, StoreConfig, StoreUnavailable, open_store
 from engine.bind import CarrierBind
 from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
@@ -244,6 +245,11 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
     )
     try:
         trio.run(_serve, config)
+    except (StoreUnavailable, EmbeddedServerError) as exc:
+        where = config.redis.url or "the embedded server"
+        print(f"ja-engine: cannot reach Redis at {_redacted(where)} ({exc}); start it or fix "
+              "redis.url / REDIS_URL, then run again", file=sys.stderr)  # fmt: skip
+        return EXIT_NO_REDIS
     except (ConsumerTaken, BaseExceptionGroup) as exc:
         taken = _only(exc, ConsumerTaken)
         if taken is None:
@@ -252,6 +258,15 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
         print(f"ja-engine: {taken}", file=sys.stderr)
         return 2
     return 0
+
+
+EXIT_NO_REDIS = 3
+"""``ja-engine run`` could not reach Redis at start (the same code as the console's)."""
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@", 1) if parts.password else url
 
 
 def _only(exc: BaseException, kind: type[ConsumerTaken]) -> ConsumerTaken | None:

@@ -175,3 +175,22 @@ async def test_crash_then_restart_sends_the_rest_and_counts_duplicates(
         assert min(received) == 1
         assert extra <= duplicates <= window, (extra, duplicates)
         print(f"crash: {extra} duplicate deliveries, {duplicates:.0f} counted, window {window}")
+
+
+async def test_unreachable_redis_at_start_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    path = tmp_path / "ja.toml"
+    path.write_text(
+        'short_code = "4777"\n[redis]\nurl = "redis://user:secret@127.0.0.1:1/0"\n'
+        '[carriers.sim]\n[[carriers.sim.binds]]\nname = "s"\nsystem_id = "ja"\npassword = "pw"\n'
+    )
+    with trio.fail_after(60):
+        done = await trio.run_process(
+            [sys.executable, "-m", "engine", "run", str(path)], capture_stderr=True, check=False
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 3
+    lines = [line for line in err.splitlines() if line.startswith("ja-engine:")]
+    assert len(lines) == 1
+    assert "cannot reach Redis at redis://user:***@127.0.0.1:1/0" in lines[0]
+    assert "Traceback" not in err
+    assert "secret" not in err
