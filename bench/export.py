@@ -26,6 +26,7 @@ import redis
 import trio
 
 from bench._report import OURS, format_table, json_report, ratios, summarise
+from bench.burst import wipe
 from counters import Keys, Store, StoreConfig, open_store
 from engine.campaigns.export import write_csv
 from engine.masking import mask_number
@@ -114,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                         memory[case][contender].append(result["peak_mib"])
                         speed[case][contender].append(size / result["seconds"])
             finally:
-                for pattern in Keys(namespace).pattern():
-                    for key in client.scan_iter(match=pattern, count=1000):
-                        client.unlink(key)
+                wipe(client, Keys(namespace))
     finally:
         client.close()
     mem = {c: {k: summarise(v) for k, v in per.items()} for c, per in memory.items()}

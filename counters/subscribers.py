@@ -215,15 +215,12 @@ class Subscribers:
         """Active subscriber ids in ascending order, one list per chunk of the bitmap (fan-out)."""
         offset = 0
         while True:
-            chunk: bytes = await self._run(
-                "GETRANGE", self._keys.sub_active, offset, offset + chunk_bytes - 1
-            )
-            if not chunk:
+            ids, length = await self.active_chunk(offset, chunk_bytes)
+            if not length:
                 return
-            ids = bitmap_ids(chunk, offset)
             if ids:
                 yield ids
-            offset += chunk_bytes
+            offset += length
 
     def number_hash(self, number: str) -> str:
         """Keyed hash kept for a forgotten number (blake2b keyed by the configured secret)."""

@@ -16,7 +16,6 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
-from urllib.parse import urlsplit
 
 import trio
 from prometheus_client import start_http_server
@@ -29,6 +28,7 @@ from engine.campaigns.router import CampaignRouter
 from engine.config import Config
 from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
+from engine.masking import redact_url
 from engine.metrics import BindCollector, Metrics
 from engine.outbox import Outbox
 from engine.pool import CarrierPool
@@ -247,7 +247,7 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
         trio.run(_serve, config)
     except (StoreUnavailable, EmbeddedServerError) as exc:
         where = config.redis.url or "the embedded server"
-        print(f"ja-engine: cannot reach Redis at {_redacted(where)} ({exc}); start it or fix "
+        print(f"ja-engine: cannot reach Redis at {redact_url(where)} ({exc}); start it or fix "
               "redis.url / REDIS_URL, then run again", file=sys.stderr)  # fmt: skip
         return EXIT_NO_REDIS
     except (ConsumerTaken, BaseExceptionGroup) as exc:
@@ -262,11 +262,6 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
 
 EXIT_NO_REDIS = 3
 """``ja-engine run`` could not reach Redis at start (the same code as the console's)."""
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@", 1) if parts.password else url
 
 
 def _only(exc: BaseException, kind: type[ConsumerTaken]) -> ConsumerTaken | None:

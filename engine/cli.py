@@ -11,10 +11,10 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 from engine.config import BindConfig, Config, ConfigError, load_config
 from engine.console import add_appeal_commands, add_subscriber_commands
+from engine.masking import redact_url
 
 __all__ = ["main"]
 
@@ -103,12 +103,7 @@ def _bind_line(bind: BindConfig) -> str:
 
 
 def _redact(url: str | None) -> str:
-    if url is None:
-        return "embedded server"
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return "embedded server" if url is None else redact_url(url)
 
 
 def _simulator(argv: list[str]) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["mask_number", "printable"]
+from urllib.parse import urlsplit
+
+__all__ = ["mask_number", "printable", "redact_url"]
 
 
 def mask_number(number: str) -> str:
@@ -21,3 +23,9 @@ def printable(text: str, limit: int = 40) -> str:
         clipped.encode("unicode_escape").decode("ascii") if not clipped.isprintable() else clipped
     )
     return escaped + ("..." if len(text) > limit else "")
+
+
+def redact_url(url: str) -> str:
+    """A Redis URL fit to print: its password replaced by ``***``."""
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@", 1) if password else url

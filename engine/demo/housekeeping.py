@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from counters import Store, StoreConfig
 from counters.config import default_data_dir
+from engine.masking import redact_url
 
 # --- Redis housekeeping ------------------------------------------------------------------------
 
@@ -52,9 +53,6 @@ def _valkey_binary() -> str:
 
 
 def describe_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
+    if urlsplit(url).scheme == "unix":
         return f"embedded server ({url})"
-    if parts.password:
-        url = url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+    return redact_url(url)

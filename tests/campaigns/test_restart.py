@@ -14,7 +14,7 @@ from engine.campaigns.model import AppealSpec, AppealStatus
 from engine.campaigns.settings import CampaignConfig
 from smpp.simulator.server import open_simulator
 from tests.campaigns.test_flow import FIRST, subscribe
-from tests.engine.test_run_process import engine_process, simulator, wait_bound, write_config
+from tests.engine.test_run_process import engine_process, kill_after, simulator, write_config
 
 PACED = """
 [campaigns]
@@ -40,12 +40,7 @@ async def test_killed_mid_fan_out_then_restarted_reaches_everyone_once(
         path.write_text(path.read_text() + PACED)
         await campaigns.send(view.id)
         async with engine_process(path) as first:
-            await wait_bound(sim)
-            with trio.fail_after(20):
-                while sim.ledger.count() < count // 3:
-                    await trio.sleep(0.01)
-            first.process.kill()
-            await first.process.wait()
+            await kill_after(sim, first, count // 3)
         assert sim.ledger.count() < count
         at_kill = await campaigns.show(view.id)
         assert at_kill.status is AppealStatus.SENDING

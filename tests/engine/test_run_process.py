@@ -107,6 +107,16 @@ async def wait_bound(sim: Simulator) -> None:
             await trio.sleep(0.05)
 
 
+async def kill_after(sim: Simulator, process: EngineProcess, sent: int) -> None:
+    """SIGKILL the engine once the simulator has taken ``sent`` messages (mid-run)."""
+    await wait_bound(sim)
+    with trio.fail_after(20):
+        while sim.ledger.count() < sent:
+            await trio.sleep(0.01)
+    process.process.kill()
+    await process.process.wait()
+
+
 async def push(store: Store, count: int) -> None:
     async with trio.open_nursery() as nursery:
         for i in range(count):
@@ -151,12 +161,7 @@ async def test_crash_then_restart_sends_the_rest_and_counts_duplicates(
         path = write_config(tmp_path, "ja.toml", redis_url, keys, port, rate=1500, window=window)
         await push(store, count)
         async with engine_process(path) as first:
-            await wait_bound(sim)
-            with trio.fail_after(20):
-                while sim.ledger.count() < count // 3:
-                    await trio.sleep(0.01)
-            first.process.kill()
-            await first.process.wait()
+            await kill_after(sim, first, count // 3)
         assert sim.ledger.count() < count
         async with engine_process(path) as second:
             with trio.fail_after(30):
