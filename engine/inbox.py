@@ -30,7 +30,7 @@ from engine.config import Config
 from engine.masking import mask_number, printable
 from engine.metrics import Metrics
 from engine.ratelimit import TokenBucket
-from engine.routing import e164_from_smpp
+from engine.routing import SenderKind, e164_from_smpp, sender_kind
 from engine.signals import undeliverable
 from smpp.constants import (
     MESSAGE_TYPE_MASK,
@@ -143,6 +143,8 @@ class Inbox(BindListener):
                 request.respond()
             elif pdu.esm_class & MESSAGE_TYPE_MASK in _RECEIPT_TYPES:
                 receipts.append((request, pdu))
+            elif (refusal := self._screen_sender(bind, pdu)) is not None:
+                request.respond(status=refusal)
             else:
                 originated.append((request, pdu))
         for part, handle in ((originated, self._mobile_originated), (receipts, self._receipts)):
@@ -273,6 +275,24 @@ class Inbox(BindListener):
             self.metrics.child("inbound", bind.carrier, "mo").inc(new)
         if new < len(flags):
             self.metrics.child("inbound", bind.carrier, "redelivery").inc(len(flags) - new)
+
+    def _screen_sender(self, bind: CarrierBind, pdu: DeliverSM | DataSM) -> int | None:
+        """None when the sender is a number (record the message); else the status to answer
+        with, the message not recorded: a service sender (short code, alphanumeric) is
+        acknowledged and ignored, never answered; a malformed one is refused."""
+        source = e164_from_smpp(pdu.source_addr, pdu.source_addr_ton, self.config.country_code)
+        kind = sender_kind(source, pdu.source_addr_ton)
+        if kind is SenderKind.NUMBER:
+            return None
+        self.metrics.child("inbound", bind.carrier, f"sender_{kind.value}").inc()
+        if kind is SenderKind.INVALID:
+            log.warning("message via %s refused: its sender (%d characters, TON %d) is not "
+                        "a number, a short code or an alphanumeric name", printable(bind.carrier),
+                        len(pdu.source_addr), pdu.source_addr_ton)  # fmt: skip
+            return CommandStatus.ESME_RINVSRCADR
+        log.info("message via %s from %s sender %s ignored (not a subscriber; never answered)",
+                 printable(bind.carrier), kind.value, printable(source))  # fmt: skip
+        return CommandStatus.ESME_ROK
 
     def _record(
         self, bind: CarrierBind, pdu: DeliverSM | DataSM

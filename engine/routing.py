@@ -7,10 +7,17 @@ the queued message. Number-prefix rules are the fallback, then the default carri
 
 from __future__ import annotations
 
+import enum
+import re
+
 from engine.config import Config
 from smpp.constants import Ton
 
-__all__ = ["Routing", "e164_from_smpp", "smpp_destination"]
+__all__ = ["Routing", "SenderKind", "e164_from_smpp", "sender_kind", "smpp_destination"]
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_ALPHANUMERIC = re.compile(r"[A-Za-z0-9 ._&'-]{1,11}")
 
 
 class Routing:
@@ -61,6 +68,34 @@ def e164_from_smpp(address: str, ton: int, country_code: str) -> str:
     if ton == Ton.UNKNOWN and len(digits) > 8:
         return "+" + digits
     return digits
+
+
+class SenderKind(enum.Enum):
+    """What the sender of a mobile-originated message is, once normalised.
+
+    Only a NUMBER is a person who can subscribe, sign and be answered. A SHORT_CODE or an
+    ALPHANUMERIC sender is a service (another short code, a carrier's notice): accepted, never
+    recorded as a subscriber and never answered, so two services cannot loop. INVALID (empty,
+    non-numeric without TON 5, control characters, too long) is refused: ESME_RINVSRCADR.
+    """
+
+    NUMBER = "number"
+    SHORT_CODE = "short_code"
+    ALPHANUMERIC = "alphanumeric"
+    INVALID = "invalid"
+
+
+def sender_kind(normalised: str, ton: int) -> SenderKind:
+    """Classify a sender already passed through ``e164_from_smpp``."""
+    if _E164.fullmatch(normalised):
+        return SenderKind.NUMBER
+    if ton == Ton.ALPHANUMERIC:
+        if _ALPHANUMERIC.fullmatch(normalised) and not normalised.isdigit():
+            return SenderKind.ALPHANUMERIC
+        return SenderKind.INVALID
+    if _SHORT_CODE.fullmatch(normalised):
+        return SenderKind.SHORT_CODE
+    return SenderKind.INVALID
 
 
 def smpp_destination(number: str) -> tuple[int, int, str]:

@@ -167,6 +167,13 @@ class FrameReader:
         """Octets received but not yet cut into a PDU."""
         return len(self._buf) - self._pos
 
+    def header_sequence(self) -> int:
+        """The sequence_number of the buffered PDU's header, or 0 when fewer than 16 octets
+        came: what a generic_nack for a framing error answers (§4.3: 0 when unknown)."""
+        if self.buffered < HEADER_SIZE:
+            return 0
+        return int.from_bytes(self._buf[self._pos + 12 : self._pos + 16], "big")
+
     def next_raw(self) -> bytes | None:
         """The next whole PDU's bytes, or None if more bytes are needed.
 

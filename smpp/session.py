@@ -24,7 +24,7 @@ from smpp.constants import (
     CommandId,
     CommandStatus,
 )
-from smpp.errors import LocalProtocolError, UnparsableBodyError
+from smpp.errors import LocalProtocolError, RemoteProtocolError, UnparsableBodyError
 from smpp.events import (
     NEED_DATA,
     ConnectionClosed,
@@ -182,6 +182,18 @@ class Session:
             resp = GenericNack()
         self.pdus_out[resp.command_id] += 1
         return encode_pdu(resp, event.sequence_number, event.command_status)
+
+    def framing_nack(self, error: RemoteProtocolError) -> bytes:
+        """The generic_nack to send before closing on a fatal framing error (a command_length
+        below 16 or above the maximum: ESME_RINVCMDLEN), so the peer learns why."""
+        self.pdus_out[CommandId.GENERIC_NACK] += 1
+        seq = self._reader.header_sequence()
+        return encode_pdu(GenericNack(), seq, error.command_status_hint)
+
+    @property
+    def buffered(self) -> int:
+        """Octets received that do not yet make a whole PDU."""
+        return self._reader.buffered
 
     def enquire_link_due(self) -> bool:
         """Whether an enquire_link may be sent now (bound, or OPEN, and a slot free)."""

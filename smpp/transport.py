@@ -210,10 +210,8 @@ class Connection:
         data = self.session.send(pdu, now, body)
         self._callbacks[int.from_bytes(data[12:16], "big")] = on_done
         self._queue(data)
-        if was_idle and self._timer_scope is not None:
-            self._timer_scope.deadline = min(
-                self._timer_scope.deadline, now + self.response_timeout
-            )
+        if was_idle:
+            self._wake_timer(now + self.response_timeout)
 
     def can_send(self) -> bool:
         """True when a request can go out now without waiting."""
@@ -283,8 +281,7 @@ class Connection:
             if self._out_bytes > HIGH_WATER:
                 await self.drain()
             data = await self.stream.receive_some(RECEIVE_SIZE)
-            self.received_at = trio.current_time()
-            self.keepalive.received(self.received_at)
+            now = self.received_at = trio.current_time()
             session.receive_data(data)
             handled = 0
             while True:
@@ -294,9 +291,18 @@ class Connection:
                     # hundreds of PDUs, and the first answer would wait for the last.
                     # (Before taking the next event: one taken is always handled.)
                     await trio.lowlevel.checkpoint()
-                event = session.next_event()
+                try:
+                    event = session.next_event()
+                except RemoteProtocolError as exc:
+                    # Framing is lost: say why (generic_nack, ESME_RINVCMDLEN), then close.
+                    self._queue(session.framing_nack(exc))
+                    with trio.move_on_after(1.0):
+                        await self.drain()
+                    raise
                 if event is NEED_DATA:
                     break
+                if handled == 1:
+                    self.keepalive.received(now)  # a whole PDU: the link is alive
                 if isinstance(event, ResponseReceived):
                     self._settle(event.sequence_number, event)
                 elif isinstance(event, RequestReceived):
@@ -307,6 +313,12 @@ class Connection:
                     self.unexpected_responses += 1
                 elif isinstance(event, ConnectionClosed):
                     raise ConnectionLost("peer closed the connection")
+            if self.keepalive.partial(now, session.buffered > 0):
+                self._wake_timer(self.keepalive.next_deadline())
+
+    def _wake_timer(self, deadline: float) -> None:
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = min(self._timer_scope.deadline, deadline)
 
     async def _dispatch(self, event: RequestReceived) -> None:
         request = InboundRequest(self, event)
@@ -423,6 +435,8 @@ class LinkOptions:
     enquire_link_interval: float = 30.0
     inactivity_timeout: float | None = None
     inbound_capacity: int = 1024
+    pdu_timeout: float | None = None
+    """How long one PDU's octets may take to arrive whole (default: response_timeout)."""
 
 
 @asynccontextmanager
@@ -439,6 +453,7 @@ async def open_connection(
         interval=options.enquire_link_interval,
         response_timeout=options.response_timeout,
         inactivity_timeout=options.inactivity_timeout,
+        pdu_timeout=options.pdu_timeout,
     )
     conn = Connection(
         stream,

@@ -55,3 +55,23 @@ def test_deadline_and_tick_agree_despite_rounding() -> None:
     assert ka.tick(deadline) == SendEnquireLink()
     probe_deadline = ka.next_deadline()
     assert isinstance(ka.tick(probe_deadline), Close)
+
+
+def test_a_pdu_begun_must_end_within_the_pdu_timeout() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=10.0, pdu_timeout=4.0)
+    assert ka.partial(1.0, pending=True)  # a PDU began arriving
+    assert not ka.partial(2.0, pending=True)  # more octets of the same PDU: no new deadline
+    assert ka.next_deadline() == 5.0
+    assert ka.tick(4.9) is None
+    assert isinstance(ka.tick(5.0), Close)
+
+
+def test_a_finished_pdu_clears_its_deadline_and_the_next_one_gets_its_own() -> None:
+    ka = Keepalive(0.0, interval=30.0, response_timeout=10.0, pdu_timeout=4.0)
+    ka.partial(1.0, pending=True)
+    ka.received(3.0)
+    assert ka.partial(3.0, pending=True)  # the same read began the next PDU
+    assert ka.next_deadline() == 7.0
+    ka.received(6.0)
+    assert not ka.partial(6.0, pending=False)
+    assert ka.next_deadline() == 36.0
