@@ -225,7 +225,9 @@ class Batcher:
             StoreUnavailable: Redis did not answer.
         """
         try:
-            await trio.to_thread.run_sync(self._probe)
+            # Abandoned on cancellation: a stop asked for while Redis has not answered yet
+            # must not wait for the socket timeout.
+            await trio.to_thread.run_sync(self._probe, abandon_on_cancel=True)
         except _OUTAGE as exc:
             raise StoreUnavailable(f"Redis does not answer: {exc}") from exc
 

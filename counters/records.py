@@ -122,6 +122,10 @@ class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     language: str = ""
     origin_at: float = 0.0
     """When the message that caused this one arrived (Unix seconds): thank-you delay."""
+    parts_done: tuple[int, ...] = ()
+    """Part numbers the carrier already accepted (a multi-part message retried later sends
+    only the others, with the same ``udh_reference`` so the handset joins them)."""
+    udh_reference: int = 0
 
 
 class QueuedMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -151,6 +151,8 @@ class Engine:
         async with trio.open_nursery() as nursery:
             for bind in self.binds:
                 nursery.start_soon(bind.stop, grace)
+        with trio.move_on_after(grace):  # what the closing binds never wrote goes back
+            await self.outbox.flush()
 
 
 def _make_router(router: Router | RouterFactory | None, context: RouterContext) -> Router:
@@ -175,21 +177,25 @@ async def open_engine(
     """Run the engine for the duration of the block; stop it in order on the way out."""
     metrics = metrics or Metrics()
     if store is None:
-        store_config = StoreConfig(
-            url=config.redis.url or "",
-            namespace=config.redis.namespace,
-            data_dir=config.redis.data_dir or "",
-            appendfsync=config.redis.appendfsync,
-            forget_secret=config.redis.forget_secret,
-        )
         async with (
-            open_store(store_config) as opened,
+            open_store(store_config(config)) as opened,
             _running(config, opened, metrics, router) as engine,
         ):
             yield engine
     else:
         async with _running(config, store, metrics, router) as engine:
             yield engine
+
+
+def store_config(config: Config) -> StoreConfig:
+    """How the engine's configuration opens Redis."""
+    return StoreConfig(
+        url=config.redis.url or "",
+        namespace=config.redis.namespace,
+        data_dir=config.redis.data_dir or "",
+        appendfsync=config.redis.appendfsync,
+        forget_secret=config.redis.forget_secret,
+    )
 
 
 @asynccontextmanager
@@ -214,28 +220,71 @@ async def _running(
             await lease.release()
 
 
-async def _serve(config: Config) -> None:
+class _Stop:
+    """A stop asked for by a signal: before Redis answered, it cancels the connecting
+    (nothing else has begun); later, the engine finishes starting and stops in order at
+    once (cancelling it half-started would cut the Redis link its own unwinding needs)."""
+
+    def __init__(self) -> None:
+        self.requested = trio.Event()
+        self.connecting: trio.CancelScope | None = None
+
+    def request(self) -> None:
+        self.requested.set()
+        if self.connecting is not None:
+            self.connecting.cancel()
+
+
+async def _serve(config: Config, early: list[int]) -> None:
+    """Run until SIGINT/SIGTERM, watched before anything starts; ``early`` holds a signal
+    that came before the event loop did."""
+    stop = _Stop()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, signals, early, stop)
+            await _run_engine(config, stop)
+            nursery.cancel_scope.cancel()
+
+
+async def _stop_on_signal(signals: AsyncIterator[int], early: list[int], stop: _Stop) -> None:
+    if not early:
+        async for signum in signals:
+            early.append(signum)
+            break
+    log.info("signal %d: stopping", early[0])
+    stop.request()
+
+
+async def _run_engine(config: Config, stop: _Stop) -> None:
     metrics = Metrics()
-    async with open_engine(config, metrics=metrics) as engine:
-        # Everything allocated so far lives as long as the process: move it out of the
-        # collector's reach, so a full collection scans only what traffic allocates (a
-        # full pass over the start-up heap stalled the event loop for 60-80 ms).
-        gc.collect()
-        gc.freeze()
-        metrics.registry.register(engine.store.collector())
-        server, _thread = start_http_server(
-            config.metrics.port, addr=config.metrics.host, registry=metrics.registry
-        )
+    with trio.CancelScope() as stop.connecting:
+        async with open_store(store_config(config)) as store:
+            stop.connecting = None  # Redis answered: from here on a stop is an orderly one
+            if stop.requested.is_set():
+                return
+            async with open_engine(config, metrics=metrics, store=store) as engine:
+                if stop.requested.is_set():
+                    return
+                await _serve_metrics(config, engine, metrics, stop)
+
+
+async def _serve_metrics(config: Config, engine: Engine, metrics: Metrics, stop: _Stop) -> None:
+    # Everything allocated so far lives as long as the process: move it out of the
+    # collector's reach, so a full collection scans only what traffic allocates (a full
+    # pass over the start-up heap stalled the event loop for 60-80 ms).
+    gc.collect()
+    gc.freeze()
+    metrics.registry.register(engine.store.collector())
+    server, _thread = start_http_server(
+        config.metrics.port, addr=config.metrics.host, registry=metrics.registry
+    )
+    try:
         port = server.server_address[1]
         log.info("metrics on http://%s:%d/metrics", config.metrics.host, port)
         print(f"metrics on http://{config.metrics.host}:{port}/metrics", flush=True)
-        try:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for signum in signals:
-                    log.info("signal %d: stopping", signum)
-                    break
-        finally:
-            server.shutdown()
+        await stop.requested.wait()
+    finally:
+        server.shutdown()
 
 
 def run_from_cli(config: Config, args: argparse.Namespace) -> int:
@@ -243,20 +292,27 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    early: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, _frame: early.append(signum))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        trio.run(_serve, config)
-    except (StoreUnavailable, EmbeddedServerError) as exc:
-        where = config.redis.url or "the embedded server"
-        print(f"ja-engine: cannot reach Redis at {redact_url(where)} ({exc}); start it or fix "
-              "redis.url / REDIS_URL, then run again", file=sys.stderr)  # fmt: skip
-        return EXIT_NO_REDIS
-    except (ConsumerTaken, BaseExceptionGroup) as exc:
-        taken = _only(exc, ConsumerTaken)
-        if taken is None:
-            raise
-        log.error("%s", taken)
-        print(f"ja-engine: {taken}", file=sys.stderr)
-        return 2
+        trio.run(_serve, config, early)
+    except BaseException as exc:
+        if (unreachable := _only(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
+            where = config.redis.url or "the embedded server"
+            print(f"ja-engine: cannot reach Redis at {redact_url(where)} ({unreachable}); start "
+                  "it or fix redis.url / REDIS_URL, then run again", file=sys.stderr)  # fmt: skip
+            return EXIT_NO_REDIS
+        if (taken := _only(exc, (ConsumerTaken,))) is not None:
+            log.error("%s", taken)
+            print(f"ja-engine: {taken}", file=sys.stderr)
+            return 2
+        raise
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
@@ -264,16 +320,18 @@ EXIT_NO_REDIS = 3
 """``ja-engine run`` could not reach Redis at start (the same code as the console's)."""
 
 
-def _only(exc: BaseException, kind: type[ConsumerTaken]) -> ConsumerTaken | None:
-    """``exc`` if it is a ``kind``, or the first ``kind`` in a group holding nothing else."""
+def _only(exc: BaseException, kinds: tuple[type[Exception], ...]) -> Exception | None:
+    """``exc`` if it is one of ``kinds``, or the first of them in a group holding nothing
+    else (the engine's nurseries wrap what they raise)."""
     if isinstance(exc, BaseExceptionGroup):
-        found, rest = exc.split(kind)
+        found, rest = exc.split(kinds)
         if found is None or rest is not None:
             return None
-        exc = found
-        while isinstance(exc, BaseExceptionGroup):
-            exc = exc.exceptions[0]
-    return exc if isinstance(exc, kind) else None
+        inner: BaseException = found
+        while isinstance(inner, BaseExceptionGroup):
+            inner = inner.exceptions[0]
+        exc = inner
+    return exc if isinstance(exc, kinds) else None
 
 
 def demo_from_cli(args: argparse.Namespace) -> int:

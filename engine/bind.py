@@ -6,6 +6,11 @@ start again. State changes are logged once: the first failure after being up is 
 retries that follow are debug lines, and the recovery says how many attempts and how long it
 took, so a carrier outage does not flood the log.
 
+TLS. The handshake completes, and the certificate is checked against ``tls_pin_sha256``, before
+the bind PDU (which carries the password) is sent. A refused certificate is not a network blip
+but a configuration or security problem: it is logged at ERROR, once per distinct reason while
+the bind is down, and the bind keeps retrying with its usual back-off.
+
 Sending. A message is admitted whole: ``room(now)`` says how many PDUs the bind could take (up,
 free window, tokens), ``take(n)`` reserves window slots and tokens for a whole message, and
 ``submit`` then puts every part on the wire in order on this bind, charging the one-second
@@ -16,6 +21,7 @@ connection's reader task. ESME_RTHROTTLED and ESME_RMSGQFUL pause the bind and h
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import ssl
@@ -30,6 +36,7 @@ from engine.ratelimit import AdaptiveRate
 from smpp.constants import CommandStatus
 from smpp.errors import ProtocolError
 from smpp.pdu import BindReceiver, BindTransceiver, BindTransmitter, SubmitSM
+from smpp.state import Role
 from smpp.transport import (
     BindError,
     Connection,
@@ -37,10 +44,10 @@ from smpp.transport import (
     InboundRequest,
     LinkOptions,
     Outcome,
-    connect,
+    open_connection,
 )
 
-__all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind", "NotSent"]
+__all__ = ["THROTTLE_STATUSES", "BindListener", "CarrierBind", "NotSent", "TlsRefused"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,10 @@ _BIND_PDUS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = 
 
 class NotSent(Exception):
     """``CarrierBind.submit`` could not put the message on the wire; nothing was sent."""
+
+
+class TlsRefused(Exception):
+    """The carrier's certificate failed verification or matched no pin; nothing was sent."""
 
 
 class BindListener:
@@ -105,6 +116,10 @@ class CarrierBind:
         self.pdus_in: Counter[int] = Counter()
         """PDUs received on this bind's past connections (``pdu_counts`` adds the live one)."""
         self.pdus_out: Counter[int] = Counter()
+        self.tls_refusals = 0
+        """Connections dropped because the carrier's certificate was refused."""
+        self._refused = False
+        self._refusal_logged: str | None = None
 
     # --- traffic -------------------------------------------------------------------------------
 
@@ -202,13 +217,55 @@ class CarrierBind:
         )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.config.tls:
+        """Verifying by default, against ``tls_ca`` alone when set (else the system's CAs).
+        Built per connection, so a renewed CA file is read at the next reconnect."""
+        cfg = self.config
+        if not cfg.tls:
             return None
-        context = ssl.create_default_context()
-        if not self.config.tls_verify:
+        context = ssl.create_default_context(cafile=cfg.tls_ca)
+        if not cfg.tls_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
+
+    async def _open_stream(self) -> trio.abc.Stream:
+        """TCP, or TLS with the handshake done and the pin checked.
+
+        Raises:
+            TlsRefused: the certificate failed verification or matched no pin.
+        """
+        cfg = self.config
+        context = self._ssl_context()
+        tcp = await trio.open_tcp_stream(cfg.host, cfg.port)
+        if context is None:
+            return tcp
+        tls = trio.SSLStream(tcp, context, server_hostname=cfg.tls_server_name or cfg.host)
+        try:
+            await tls.do_handshake()
+            self._check_pin(tls)
+        except trio.BrokenResourceError as exc:
+            await trio.aclose_forcefully(tls)
+            cause = exc.__cause__
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                raise TlsRefused(f"certificate verify failed: {cause.verify_message}") from None
+            reason = getattr(cause, "reason", None) or cause or "connection closed"
+            raise OSError(f"TLS handshake failed: {reason}") from None
+        except BaseException:
+            await trio.aclose_forcefully(tls)
+            raise
+        return tls
+
+    def _check_pin(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+        pins = self.config.tls_pin_sha256
+        if not pins:
+            return
+        der: bytes | None = stream.getpeercert(binary_form=True)
+        actual = hashlib.sha256(der).hexdigest() if der else None
+        if actual not in pins:
+            got = f"sha256 {actual}" if actual else "no certificate"
+            raise TlsRefused(
+                f"certificate pin mismatch: expected sha256 {' or '.join(pins)}, got {got}"
+            )
 
     def backoff(self, attempt: int) -> float:
         """Jittered exponential back-off: between half and all of initial * 2**attempt."""
@@ -219,6 +276,13 @@ class CarrierBind:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep the bind up until cancelled (or ``stop``)."""
         task_status.started()
+        if self.config.tls and not self.config.tls_verify:
+            log.warning(
+                "carrier %s bind %s: tls_verify = false: the carrier's certificate is not "
+                "checked, anyone on the path can read the password and the traffic",
+                self.carrier,
+                self.name,
+            )
         attempt = 0
         while not self.stopping():
             reason = await self._session()
@@ -232,15 +296,15 @@ class CarrierBind:
     async def _session(self) -> str:
         cfg = self.config
         self._was_up_long = False
+        self._refused = False
         try:
-            async with connect(
-                cfg.host,
-                cfg.port,
-                self._options(),
-                ssl_context=self._ssl_context(),
-                connect_timeout=cfg.response_timeout,
-            ) as conn:
+            with trio.fail_after(cfg.response_timeout):
+                stream = await self._open_stream()
+            async with open_connection(stream, Role.ESME, self._options()) as conn:
                 return await self._serve(conn)
+        except TlsRefused as exc:
+            self._refused = True
+            return str(exc)
         except (OSError, trio.TooSlowError) as exc:
             return f"connect or bind failed: {exc or type(exc).__name__}"
         except BindError as exc:
@@ -317,12 +381,21 @@ class CarrierBind:
             log.info("bind %s up (%s:%d)", self.name, self.config.host, self.config.port)
         self._down_since = None
         self.failures = 0
+        self._refusal_logged = None
         self.listener.bind_up(self)
 
     def _note_down(self, reason: str) -> None:
         self.failures += 1
-        if self._down_since is None:
+        first = self._down_since is None
+        if first:
             self._down_since = trio.current_time()
+        if self._refused:
+            self.tls_refusals += 1
+        if self._refused and reason != self._refusal_logged:
+            self._refusal_logged = reason
+            log.error("carrier %s bind %s: %s; reconnecting", self.carrier, self.name,
+                      printable(reason, 400))  # fmt: skip
+        elif first:
             log.warning("bind %s down: %s; reconnecting", self.name, printable(reason, 200))
         else:
             log.debug("bind %s still down (attempt %d): %s", self.name, self.failures,

@@ -64,16 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str) -> Config | None:
+def _load(path: str, on_warning: Callable[[str], None] | None = None) -> Config | None:
     try:
-        return load_config(path)
+        return load_config(path, on_warning=on_warning)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
 
 
 def _check_config(ns: argparse.Namespace) -> int:
-    config = _load(ns.config)
+    config = _load(ns.config, on_warning=lambda line: print(line, file=sys.stderr))
     if config is None:
         return EXIT_USAGE
     print(f"{ns.config}: OK")

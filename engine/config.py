@@ -7,16 +7,21 @@ environment (unique bind names, password sources, routing), and fills each bind'
 ``password`` from ``password_env``. Errors from either pass are rewritten into one form,
 ``FILE: PATH: expected WHAT, got VALUE``, where WHAT is derived from the same annotation the
 decoder enforced, so the message and the check cannot drift apart. Passwords never appear in
-messages or reprs. The operator reference for every field is docs/configuration.md.
+messages or reprs. What is allowed but unwise (a password file others can read) is a warning
+in the same form, handed to ``on_warning``. The operator reference for every field is
+docs/configuration.md.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import os
 import re
+import ssl
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +58,10 @@ _CARRIER_NAME = re.compile(r"[a-z0-9_-]+")
 _BIND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_HEX_PIN = re.compile(r"[0-9a-fA-F]{64}")
+_B64_PIN = re.compile(r"[A-Za-z0-9+/]{43}=")
+
+log = logging.getLogger(__name__)
 
 
 class BindConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -63,9 +72,17 @@ class BindConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     port: Annotated[int, Meta(ge=1, le=65535)] = 2775
     tls: bool = False
     tls_verify: bool = True
+    tls_ca: NonEmpty | None = None
+    """PEM file of the CAs that sign the carrier's certificate (default: the system's)."""
+    tls_server_name: NonEmpty | None = None
+    """Name the certificate must carry, and the SNI sent (default: ``host``)."""
+    tls_pin_sha256: list[str] = field(default_factory=list)
+    """SHA-256 fingerprints of the carrier's certificate (DER), any one of which must match.
+    After loading: lower-case hex without colons."""
     system_id: Annotated[str, Meta(min_length=1, max_length=15)]  # C-Octet 16, §5.2.1
     password: Annotated[str, Meta(max_length=8)] | None = None  # C-Octet 9, §5.2.2
     password_env: NonEmpty | None = None
+    password_file: NonEmpty | None = None
     system_type: Annotated[str, Meta(max_length=12)] = ""  # C-Octet 13, §5.2.3
     bind_type: Literal["transmitter", "receiver", "transceiver"] = "transceiver"
     window: Annotated[int, Meta(ge=1, le=10000)] = 64
@@ -189,12 +206,19 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Config:
     """Read and validate the TOML file at ``path``.
 
     Args:
         path: the file.
         environ: where ``password_env`` and ``REDIS_URL`` are looked up (default ``os.environ``).
+        on_warning: called with each ``FILE: PATH: warning: ...`` line, errors or not
+            (default: logged at WARNING).
 
     Raises:
         ConfigError: the file is unreadable, not TOML, or fails a check.
@@ -203,13 +227,17 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [("", f"cannot read: {exc}")]) from exc
-    return parse_config(text, source=str(path), environ=environ)
+    return parse_config(text, source=str(path), environ=environ, on_warning=on_warning)
 
 
 def parse_config(
-    text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None
+    text: str,
+    *,
+    source: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Config:
-    """Like ``load_config`` for TOML text; ``source`` names it in error messages."""
+    """Like ``load_config`` for TOML text; ``source`` names it in messages."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -220,6 +248,12 @@ def parse_config(
         raise ConfigError(source, [_explain(exc, raw)]) from None
     checker = _Checker(os.environ if environ is None else environ)
     config = checker.check(config)
+    for path, text in checker.warnings:
+        line = f"{source}: {path}: warning: {text}"
+        if on_warning is None:
+            log.warning("%s", line)
+        else:
+            on_warning(line)
     if checker.problems:
         raise ConfigError(source, checker.problems)
     return config
@@ -352,9 +386,25 @@ def _show(value: Any, *, secret: bool = False) -> str:
     return _kind(value)
 
 
+def _quote(value: str) -> str:
+    """A path or other value the operator wrote, whole (``_show`` shortens long strings)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _kind(value: Any) -> str:
     kinds = {str: "a string", int: "an int", float: "a number", dict: "a table", list: "an array"}
     return kinds.get(type(value), f"a TOML {type(value).__name__}")
+
+
+def _parse_pin(pin: str) -> str | None:
+    """A SHA-256 fingerprint as lower-case hex, from hex (``openssl x509 -fingerprint``
+    prints it with colons) or base64; None if it is neither."""
+    bare = pin.replace(":", "")
+    if _HEX_PIN.fullmatch(bare):
+        return bare.lower()
+    if _B64_PIN.fullmatch(pin):  # only valid base64 of 32 bytes matches
+        return base64.b64decode(pin).hex()
+    return None
 
 
 def _format(path: Sequence[str | int]) -> str:
@@ -371,9 +421,13 @@ class _Checker:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
 
     def fail(self, path: str, text: str) -> None:
         self.problems.append((path, text))
+
+    def warn(self, path: str, text: str) -> None:
+        self.warnings.append((path, text))
 
     def check(self, cfg: Config) -> Config:
         """Record every problem; return ``cfg`` with passwords and defaults resolved."""
@@ -472,15 +526,65 @@ class _Checker:
                 f"{path}.reconnect_max",
                 f"expected >= reconnect_initial {bind.reconnect_initial}, got {bind.reconnect_max}",
             )
-        return msgspec.structs.replace(bind, password=self.password(path, bind))
+        return msgspec.structs.replace(
+            bind, password=self.password(path, bind), tls_pin_sha256=self.tls(path, bind)
+        )
+
+    def tls(self, path: str, bind: BindConfig) -> list[str]:
+        """Check the TLS fields; return the pins as lower-case hex."""
+        used = [n for n in ("tls_ca", "tls_server_name", "tls_pin_sha256") if getattr(bind, n)]
+        if used and not bind.tls:
+            self.fail(f"{path}.{used[0]}", f"expected tls = true with {used[0]}, got tls = false")
+        if bind.tls_ca is not None:
+            self.tls_ca(f"{path}.tls_ca", bind)
+        pins = []
+        for i, pin in enumerate(bind.tls_pin_sha256):
+            digest = _parse_pin(pin)
+            if digest is None:
+                self.fail(
+                    f"{path}.tls_pin_sha256[{i}]",
+                    "expected a SHA-256 fingerprint: 64 hex digits (colons allowed) or 44 base64 "
+                    f"characters, got {_quote(pin)}",
+                )
+            pins.append(digest or pin)
+        return pins
+
+    def tls_ca(self, path: str, bind: BindConfig) -> None:
+        assert bind.tls_ca is not None
+        if not bind.tls_verify:
+            self.fail(path, "expected no tls_ca with tls_verify = false (nothing is verified)")
+            return
+        try:
+            ssl.create_default_context(cafile=bind.tls_ca)
+        except FileNotFoundError:
+            self.fail(
+                path,
+                f"file {_quote(bind.tls_ca)} not found: give the path of the carrier's CA "
+                "bundle (PEM), or leave tls_ca out to use the system's trust store",
+            )
+        except ssl.SSLError:
+            self.fail(
+                path,
+                f"no certificate found in {_quote(bind.tls_ca)}: expected a PEM file of "
+                "CA certificates (-----BEGIN CERTIFICATE----- blocks)",
+            )
+        except OSError as exc:
+            self.fail(
+                path,
+                f"cannot read {_quote(bind.tls_ca)} ({exc.strerror or exc}): expected a "
+                "readable PEM file of CA certificates",
+            )
 
     def password(self, path: str, bind: BindConfig) -> str | None:
-        if (bind.password is None) == (bind.password_env is None):
-            self.fail(path, "expected exactly one of password or password_env")
+        sources = [bind.password, bind.password_env, bind.password_file]
+        if sum(s is not None for s in sources) != 1:
+            self.fail(path, "expected exactly one of password, password_env or password_file")
             return bind.password
         if bind.password is not None:
             self.check_password(f"{path}.password", bind.password, "a string")
             return bind.password
+        if bind.password_file is not None:
+            return self.password_file(f"{path}.password_file", bind.password_file)
         assert bind.password_env is not None
         value = self.environ.get(bind.password_env)
         if value is None:
@@ -489,6 +593,33 @@ class _Checker:
             )
         else:
             self.check_password(f"{path}.password_env", value, f"${bind.password_env}")
+        return value
+
+    def password_file(self, path: str, name: str) -> str | None:
+        """The file's text less one trailing newline; a warning if others may read it."""
+        try:
+            with open(name, "rb") as file:
+                mode = os.fstat(file.fileno()).st_mode
+                data = file.read(4096)
+        except OSError as exc:
+            self.fail(
+                path,
+                f"cannot read {_quote(name)} ({exc.strerror or exc}): expected a file "
+                "holding the password, readable by the engine's user only (chmod 600)",
+            )
+            return None
+        if mode & 0o077:
+            self.warn(
+                path,
+                f"{_quote(name)} is open to group or others (mode {mode & 0o777:04o}): "
+                "run chmod 600 on it",
+            )
+        for newline in (b"\r\n", b"\n"):
+            if data.endswith(newline):
+                data = data[: -len(newline)]
+                break
+        value = data.decode("latin-1")  # any byte decodes; check_password refuses non-ASCII
+        self.check_password(path, value, f"file {_quote(name)}")
         return value
 
     def check_password(self, path: str, value: str, what: str) -> None:

@@ -12,7 +12,7 @@ from counters import Lane, OutboundMessage
 from engine.bind import THROTTLE_STATUSES, CarrierBind
 from smpp.constants import CommandStatus
 from smpp.pdu import SubmitSMResp
-from smpp.transport import Connection, Outcome
+from smpp.transport import Connection, NotWritten, Outcome
 
 __all__ = ["PERMANENT_STATUSES", "SEVERITY", "CarrierQueue", "InFlight", "classify"]
 
@@ -35,9 +35,10 @@ PERMANENT_STATUSES = frozenset(
 
 
 def classify(outcome: Outcome) -> str:
-    """'ok', 'throttled', 'temporary', 'permanent' or 'unknown' for one part's outcome."""
+    """'ok', 'unsent', 'throttled', 'temporary', 'permanent' or 'unknown' for one part's
+    outcome ('unsent': the connection ended before the part left our write buffer)."""
     if isinstance(outcome, BaseException):
-        return "unknown"
+        return "unsent" if isinstance(outcome, NotWritten) else "unknown"
     status = outcome.command_status
     if status == CommandStatus.ESME_ROK and isinstance(outcome.response, SubmitSMResp):
         return "ok"
@@ -48,7 +49,7 @@ def classify(outcome: Outcome) -> str:
     return "temporary"
 
 
-SEVERITY = {"ok": 0, "throttled": 1, "temporary": 2, "unknown": 3, "permanent": 4}
+SEVERITY = {"ok": 0, "unsent": 1, "throttled": 1, "temporary": 2, "unknown": 3, "permanent": 4}
 
 
 @dataclass(slots=True)
@@ -70,10 +71,28 @@ class InFlight:
     there)."""
     sent_at: float = 0.0
     parts: int = 0
-    """How many PDUs (set from ``short_messages``; read on every step of the hot path)."""
+    """How many PDUs to send (set from ``short_messages``; read on every step of the hot
+    path)."""
+    reference: int = 0
+    """The concatenation reference in the parts' UDH (0: one part)."""
+    part_numbers: list[int] = field(default_factory=list)
+    """The message's part number (1-based) of each of ``short_messages``: after some parts
+    were accepted, only the others are sent again."""
+    total_parts: int = 0
 
     def __post_init__(self) -> None:
         self.parts = len(self.short_messages)
+        if not self.part_numbers:
+            self.part_numbers = list(range(1, self.parts + 1))
+        if not self.total_parts:
+            self.total_parts = self.parts
+
+    def keep_parts(self, indices: list[int]) -> None:
+        """Only these parts (indices into ``short_messages``) remain to be sent."""
+        self.short_messages = [self.short_messages[i] for i in indices]
+        self.part_numbers = [self.part_numbers[i] for i in indices]
+        self.parts = len(indices)
+        self.outcomes = [None] * self.parts
 
 
 class CarrierQueue:

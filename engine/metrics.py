@@ -130,6 +130,7 @@ class _CountsSource(Protocol):
 
     carrier: str
     name: str
+    tls_refusals: int
 
     def pdu_counts(self) -> tuple[Mapping[int, int], Mapping[int, int]]: ...
 
@@ -154,13 +155,20 @@ class BindCollector(Collector):
             "PDUs by command and direction",
             labels=["carrier", "bind", "command", "direction"],
         )
-        for bind in self._binds():
+        refusals = CounterMetricFamily(
+            "ja_bind_tls_refusals",
+            "Connections refused by our TLS checks (certificate, name or pin)",
+            labels=["carrier", "bind"],
+        )
+        for bind in list(self._binds()):
             received, sent = bind.pdu_counts()
             for direction, counts in (("in", received), ("out", sent)):
                 for command_id, n in sorted(counts.items()):
                     labels = [bind.carrier, bind.name, _command_name(command_id), direction]
                     family.add_metric(labels, n)
+            refusals.add_metric([bind.carrier, bind.name], bind.tls_refusals)
         yield family
+        yield refusals
 
 
 class LatencyHistograms(Collector):

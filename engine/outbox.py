@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 
+import msgspec
 import trio
 
 from counters import (
@@ -55,6 +56,7 @@ from engine.writeback import WriteBack
 from smpp.codec import encode_body
 from smpp.constants import EsmClass, RegisteredDelivery, status_name
 from smpp.errors import LocalProtocolError
+from smpp.events import ResponseReceived
 from smpp.pdu import SubmitSM, SubmitSMResp
 from smpp.receipt import normalise_message_id
 from smpp.segment import split_message
@@ -108,9 +110,10 @@ class Outbox:
         self.writeback = WriteBack(store, metrics, on_finished=self.held.difference_update)
         self._responses: Counter[tuple[str, int]] = Counter()
         self._throttles: Counter[tuple[str, str]] = Counter()
-        self._split_cache: dict[str, tuple[list[bytes], int, bool]] = {}
+        self._split_cache: dict[str, tuple[list[bytes], int, bool, int]] = {}
         self._templates: dict[tuple[int, int, int, bytes], SubmitTemplate] = {}
         self._intake = trio.CancelScope()
+        self._stopping = False
         self._reference = 0
         self.on_sent: Callable[[str, SentRecord], None] | None = None
 
@@ -132,7 +135,10 @@ class Outbox:
             await trio.sleep_forever()
 
     def stop_intake(self) -> None:
-        """Read and send nothing more; responses to what is in flight are still written back."""
+        """Read and send nothing more; responses to what is in flight are still written back.
+        Messages that provably did not reach the carrier from now on (never written, or
+        throttled) go back to Redis as they are, for the next start to send."""
+        self._stopping = True
         self._intake.cancel()
 
     async def flush(self) -> None:
@@ -287,20 +293,34 @@ class Outbox:
             self.queues[carrier].put(item)
 
     def _item(self, lane: Lane, entry_id: str, message: OutboundMessage, carrier: str) -> InFlight:
-        short_messages, coding, udhi = self._split(message.text)
-        return InFlight(
-            lane, entry_id, message, carrier, short_messages, coding, udhi, trio.current_time()
-        )
+        short_messages, coding, udhi, reference = self._split(message.text, message.udh_reference)
+        item = InFlight(
+            lane, entry_id, message, carrier, short_messages, coding, udhi, trio.current_time(),
+            reference=reference,
+        )  # fmt: skip
+        if message.parts_done and item.parts > 1:  # a retry: the carrier has some parts
+            todo = [i for i, n in enumerate(item.part_numbers) if n not in message.parts_done]
+            if todo:
+                item.keep_parts(todo)
+        return item
 
-    def _split(self, text: str) -> tuple[list[bytes], int, bool]:
-        """Encode and segment a text. An appeal sends one text to many handsets, so a
-        single-part result is cached (multi-part ones carry a fresh UDH reference each)."""
-        cached = self._split_cache.get(text)
-        if cached is not None:
-            return cached
-        self._reference = (self._reference + 1) & 0xFF
-        parts = split_message(text, reference=self._reference or 1)
-        result = ([p.short_message for p in parts], parts[0].data_coding, parts[0].esm_class_udhi)
+    def _split(self, text: str, reference: int = 0) -> tuple[list[bytes], int, bool, int]:
+        """Encode and segment a text: (parts, data_coding, udhi, UDH reference). An appeal
+        sends one text to many handsets, so a single-part result is cached (multi-part ones
+        carry a fresh UDH reference each, or the one given for a retry)."""
+        if not reference:
+            cached = self._split_cache.get(text)
+            if cached is not None:
+                return cached
+            self._reference = (self._reference + 1) & 0xFF
+            reference = self._reference or 1
+        parts = split_message(text, reference=reference)
+        result = (
+            [p.short_message for p in parts],
+            parts[0].data_coding,
+            parts[0].esm_class_udhi,
+            reference if len(parts) > 1 else 0,
+        )
         if len(parts) == 1:
             if len(self._split_cache) >= 4096:
                 self._split_cache.clear()
@@ -337,45 +357,68 @@ class Outbox:
             sends.release()
 
     async def _send(self, queue: CarrierQueue, items: list[InFlight]) -> None:
-        wall = time.time()
-        attempts = [
-            (i.entry_id, Attempt(i.bind.name if i.bind else "", wall, i.parts)) for i in items
-        ]
+        handled = 0  # submitted or finished; if cancelled, the rest never reached a bind
         try:
-            await self.store.deliveries.mark_attempts(attempts)
-        except StoreUnavailable:
-            self.metrics.child("store_errors", "outbox_attempt").inc()
-            self._unsent(queue, items)
-            await trio.sleep(0.5)
-            return
-        now = trio.current_time()
-        for index, item in enumerate(items):
-            assert item.bind is not None
-            # Never more than the contract in any second, counted on the wire.
-            while (wait := item.bind.rate.wire_delay(now, item.parts)) > 0.0:
-                await trio.sleep(wait)
-                now = trio.current_time()
-            if index and not index % YIELD_EVERY:
-                # Let the binds' writers send what is queued: the first submit of a big
-                # batch would wait for the last (and its round trip counts that wait).
-                await trio.lowlevel.checkpoint()
-                now = trio.current_time()
+            wall = time.time()
+            attempts = [
+                (i.entry_id, Attempt(i.bind.name if i.bind else "", wall, i.parts)) for i in items
+            ]
             try:
-                pdus, bodies = self._pdus(item)
-            except LocalProtocolError as exc:  # no carrier could take it: final
-                log.error("message %s not sent: it cannot be encoded (%s)",
-                          printable(item.message.ref), type(exc).__name__)  # fmt: skip
-                log.debug("message %s: %s", printable(item.message.ref), printable(str(exc), 200))
-                item.bind.release(item.parts, item.conn)
-                self._finish(item, "rejected")
-                continue
-            try:
-                done = [partial(self._part_result, item, i) for i in range(item.parts)]
-                item.bind.submit(pdus, done, now, bodies, item.conn)
-                item.sent_at = now
-            except NotSent:  # the bind dropped or filled up since admission: nothing went out
-                self._unsent(queue, items[index:])
+                await self.store.deliveries.mark_attempts(attempts)
+            except StoreUnavailable:
+                self.metrics.child("store_errors", "outbox_attempt").inc()
+                self._unsent(queue, items)
+                handled = len(items)
+                await trio.sleep(0.5)
                 return
+            now = trio.current_time()
+            for index, item in enumerate(items):
+                assert item.bind is not None
+                # Never more than the contract in any second, counted on the wire.
+                while (wait := item.bind.rate.wire_delay(now, item.parts)) > 0.0:
+                    await trio.sleep(wait)
+                    now = trio.current_time()
+                if index and not index % YIELD_EVERY:
+                    # Let the binds' writers send what is queued: the first submit of a big
+                    # batch would wait for the last (and its round trip counts that wait).
+                    await trio.lowlevel.checkpoint()
+                    now = trio.current_time()
+                try:
+                    pdus, bodies = self._pdus(item)
+                except LocalProtocolError as exc:  # no carrier could take it: final
+                    log.error("message %s not sent: it cannot be encoded (%s)",
+                              printable(item.message.ref), type(exc).__name__)  # fmt: skip
+                    log.debug("message %s: %s", printable(item.message.ref),
+                              printable(str(exc), 200))  # fmt: skip
+                    item.bind.release(item.parts, item.conn)
+                    self._finish(item, "rejected")
+                    handled = index + 1
+                    continue
+                try:
+                    done = [partial(self._part_result, item, i) for i in range(item.parts)]
+                    item.bind.submit(pdus, done, now, bodies, item.conn)
+                    item.sent_at = now
+                    handled = index + 1
+                except NotSent:  # the bind dropped or filled up since admission: not sent
+                    self._unsent(queue, items[index:])
+                    handled = len(items)
+                    return
+        except trio.Cancelled:
+            # Stopping between recording the attempts and the submits: what never reached a
+            # bind goes back to Redis without its attempt record, so the next start sends
+            # it (an "outcome unknown" record would make a "drop" policy lose it).
+            for item in items[handled:]:
+                self._back_to_redis(item)
+            raise
+
+    def _back_to_redis(self, item: InFlight) -> None:
+        """A message that provably did not reach the carrier, while stopping: into the
+        schedule, due now, as it is (with the parts already accepted); its queue entry and
+        attempt record are finished, so nothing counts it as a possible duplicate."""
+        if item.bind is not None:
+            item.bind.release(item.parts, item.conn)
+            item.bind = item.conn = None
+        self.writeback.park(item, time.time())
 
     def _unsent(self, queue: CarrierQueue, items: list[InFlight]) -> None:
         """Admitted messages that did not go out: free their window slots, queue them again."""
@@ -398,7 +441,7 @@ class Outbox:
         ton, npi, destination = smpp_destination(item.message.to)
         esm = int(EsmClass.UDHI) if item.udhi else 0
         item.outcomes = [None] * item.parts
-        if item.parts == 1:
+        if item.parts == 1 and not item.udhi:
             key = (cfg.source_ton, cfg.source_npi, item.data_coding, item.short_messages[0])
             template = self._templates.get(key)
             if template is None:
@@ -473,18 +516,17 @@ class Outbox:
             self.metrics.child("throttles", carrier, bind).inc(n)
 
     def _settle(self, item: InFlight) -> None:
-        if item.parts == 1:
-            outcome = item.outcomes[0]
-            assert outcome is not None
-            verdict = classify(outcome)
-        else:
-            verdict = max(
-                (classify(o) for o in item.outcomes if o is not None), key=SEVERITY.__getitem__
-            )
+        verdicts = [classify(o) for o in item.outcomes if o is not None]
+        verdict = max(verdicts, key=SEVERITY.__getitem__)
+        if verdict != "ok" and "ok" in verdicts:
+            self._keep_unaccepted(item, verdicts)
         if verdict == "ok":
             self._finish(item, "sent")
-        elif verdict == "throttled":
-            self.queues[item.carrier].put_front([item])
+        elif verdict in ("unsent", "throttled"):  # the carrier does not have it
+            if self._stopping:
+                self._back_to_redis(item)
+            else:
+                self.queues[item.carrier].put_front([item])
         elif verdict == "permanent":
             self._finish(item, "rejected")
         elif verdict == "temporary":
@@ -492,6 +534,24 @@ class Outbox:
         else:
             self._unknown(item)
         self.pools[item.carrier].notify()
+
+    def _keep_unaccepted(self, item: InFlight, verdicts: list[str]) -> None:
+        """Some parts of a multi-part message were accepted, others not: record the accepted
+        ones (their receipts must match) and keep only the others to send again, with the
+        same UDH reference, so the handset joins them with the parts it has."""
+        accepted = [i for i, v in enumerate(verdicts) if v == "ok"]
+        for i in accepted:
+            outcome = item.outcomes[i]
+            assert isinstance(outcome, ResponseReceived)
+            response = outcome.response
+            assert isinstance(response, SubmitSMResp)
+            self._record_sent(item, normalise_message_id(response.message_id), item.part_numbers[i])
+        item.message = msgspec.structs.replace(
+            item.message,
+            parts_done=(*item.message.parts_done, *(item.part_numbers[i] for i in accepted)),
+            udh_reference=item.reference,
+        )
+        item.keep_parts([i for i, v in enumerate(verdicts) if v != "ok"])
 
     def _unknown(self, item: InFlight) -> None:
         policy = (
@@ -520,7 +580,7 @@ class Outbox:
             return
         if item.message.origin_at:
             self._observe_delay(item.message)
-        for part, outcome in enumerate(item.outcomes, 1):
+        for part, outcome in zip(item.part_numbers, item.outcomes, strict=True):
             if isinstance(outcome, BaseException) or outcome is None:
                 continue
             response = outcome.response
@@ -530,7 +590,7 @@ class Outbox:
 
     def _finish_sent(self, item: InFlight, message_id: str) -> None:
         """A one-part message the carrier took: ``_finish(item, "sent")`` without the loop."""
-        self._record_sent(item, normalise_message_id(message_id), 1)
+        self._record_sent(item, normalise_message_id(message_id), item.part_numbers[0])
         self.writeback.finish(item, "sent")
         if item.message.origin_at:
             self._observe_delay(item.message)
@@ -556,7 +616,7 @@ class Outbox:
             subscriber=message.subscriber,
             kind=message.kind,
             part=part,
-            parts=item.parts,
+            parts=item.total_parts,
         )
         self.writeback.sent(message_id, record)
         if self.on_sent is not None:

@@ -52,7 +52,9 @@ class WriteBack:
         self._received: dict[int, list[int]] = {}
         """Subscribers who were sent an appeal (a bare JA from them answers it)."""
         self._lot = trio.lowlevel.ParkingLot()
-        self._flushed = trio.lowlevel.ParkingLot()
+        self.written = trio.lowlevel.ParkingLot()
+        """Unparked after every write to Redis (its metrics counted): ``flush`` waits on it, and
+        so can tests waiting for a count of finished messages."""
         self._writing = False
 
     def finish(self, item: InFlight, result: str) -> None:
@@ -88,7 +90,7 @@ class WriteBack:
     async def flush(self) -> None:
         """Wait until everything settled so far is written back."""
         while self._finished or self._sent or self._retries or self._holds or self._writing:
-            await self._flushed.park()
+            await self.written.park()
 
     async def run(self) -> None:
         while True:
@@ -118,7 +120,7 @@ class WriteBack:
                 await trio.sleep(0.5)
             finally:
                 self._writing = False
-                self._flushed.unpark_all()
+                self.written.unpark_all()
 
     async def _write(
         self,

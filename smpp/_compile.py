@@ -110,6 +110,10 @@ def _decode_unsuccess(data: bytes, pos: int, end: int) -> tuple[tuple[Any, ...],
         raise _short("no_unsuccess", 1, 0)
     count = data[pos]
     pos += 1
+    if count > UnsuccessSmes().max_count:
+        # What the encoder refuses (one per destination, at most 254) is refused here too,
+        # so that every decoded PDU can be encoded again.
+        raise RemoteProtocolError(f"no_unsuccess {count} > 254", CommandStatus.ESME_RINVNUMDESTS)
     out: list[UnsuccessSme] = []
     for _ in range(count):
         if pos + 2 > end:
@@ -200,6 +204,8 @@ def _decoder_source(cid: CommandId, has_tlvs: bool) -> str:
                 "    if pos >= end: raise _short('sm_length', 1, 0)",
                 "    n = b[pos]",
                 "    pos += 1",
+                f"    if n > {kind.max_size}: raise _RPE(f'sm_length {{n}} > {kind.max_size}', "
+                "_RINVMSGLEN)",
                 "    if pos + n > end: raise _RPE(",
                 "        f'sm_length {n} exceeds the {end - pos} octets left', _RINVMSGLEN)",
                 f"    f_{name} = b[pos:pos + n]",

@@ -80,7 +80,9 @@ class SlidingWindow:
 
     def available(self, now: float) -> int:
         """Sends that fit in the window now."""
-        times, horizon = self._times, now - self.span
+        # With the slack ``delay`` allows: when it says "no wait", this must find the room,
+        # or a sender told "no room, wait 0 s" spins (forever, on a virtual clock).
+        times, horizon = self._times, now - self.span + _EPSILON
         while times and times[0] <= horizon:
             times.popleft()
         return self.limit - len(times)

@@ -170,10 +170,11 @@ class Session:
     def reject(self, event: PduRejected) -> bytes:
         """The answer to a rejected PDU: its own _resp for a known request, else generic_nack.
 
-        Responses are never answered (returns b"").
+        Responses are never answered (returns b""). An unknown command_id is, top bit set
+        or not: it gets generic_nack ESME_RINVCMDID (§4.3), which no peer answers.
         """
         cid = event.command_id
-        if cid & _RESPONSE_BIT:
+        if cid & _RESPONSE_BIT and cid in PDU_CLASSES:
             return b""
         self._unanswered.pop(event.sequence_number, None)
         if cid in PDU_CLASSES and cid not in REQUESTS_WITHOUT_RESPONSE:
@@ -227,9 +228,12 @@ class Session:
             pdu = decode_body(raw, cid, seq)
         except UnparsableBodyError as exc:
             request = None
-            if cid & _RESPONSE_BIT:
-                entry = self._pending.pop(seq, None)
-                request = entry[0] if entry else None
+            entry = self._pending.get(seq) if cid & _RESPONSE_BIT else None
+            if entry is not None and cid in (entry[2], CommandId.GENERIC_NACK):
+                # Only a response of the awaited type (or generic_nack) settles the request,
+                # as in _on_response; a garbled PDU of another type is not its answer.
+                del self._pending[seq]
+                request = entry[0]
             return PduRejected(cid, seq, exc.command_status_hint, str(exc), request)
         if cid & _RESPONSE_BIT:
             return self._on_response(seq, pdu, cid, status)

@@ -44,6 +44,7 @@ __all__ = [
     "ConnectionLost",
     "InboundRequest",
     "LinkOptions",
+    "NotWritten",
     "Outcome",
     "ResponseCallback",
     "ResponseTimeout",
@@ -61,6 +62,11 @@ answers gets TCP back-pressure, and our memory stays bounded."""
 
 class ConnectionLost(Exception):
     """The connection closed before the operation completed; its outcome is unknown."""
+
+
+class NotWritten(ConnectionLost):
+    """The connection closed while the request still waited in our write buffer: it never
+    reached the peer, so sending it again cannot make a duplicate."""
 
 
 class ResponseTimeout(Exception):
@@ -140,6 +146,9 @@ class Connection:
         self._slot_lot = trio.lowlevel.ParkingLot()
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self._unwritten: set[int] = set()
+        """Sequence numbers of our requests still in ``_out`` (not yet handed to the
+        stream): if the connection ends now, they provably never left."""
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._drained = trio.lowlevel.ParkingLot()
         self._timer_scope: trio.CancelScope | None = None
@@ -208,7 +217,9 @@ class Connection:
             now = trio.current_time()
         was_idle = self.session.in_flight == 0
         data = self.session.send(pdu, now, body)
-        self._callbacks[int.from_bytes(data[12:16], "big")] = on_done
+        seq = int.from_bytes(data[12:16], "big")
+        self._callbacks[seq] = on_done
+        self._unwritten.add(seq)
         self._queue(data)
         if was_idle:
             self._wake_timer(now + self.response_timeout)
@@ -264,6 +275,7 @@ class Connection:
                 await self._writer_lot.park()
             data = b"".join(self._out)
             self._out.clear()
+            self._unwritten.clear()  # from here on, the peer may get them
             await self.stream.send_all(data)
             self._out_bytes -= len(data)
             self._drained.unpark_all()
@@ -399,11 +411,12 @@ class Connection:
             return
         self.closed = True
         self.close_reason = self.close_reason or "closed"
-        callbacks = list(self._callbacks.values())
+        callbacks = list(self._callbacks.items())
         self._callbacks.clear()
         self.session.abandon_outstanding()
-        for callback in callbacks:
-            callback(ConnectionLost(self.close_reason))
+        for seq, callback in callbacks:
+            lost = NotWritten if seq in self._unwritten else ConnectionLost
+            callback(lost(self.close_reason))
         self._slot_lot.unpark_all()
         self._inbound_send.close()
         self._drained.unpark_all()

@@ -42,6 +42,9 @@ class FanOut:
         self.metrics = metrics
         self.token = uuid.uuid4().hex
         self.advanced = False
+        self.stepped = trio.lowlevel.ParkingLot()
+        """Unparked after every round of the loop (chunks queued, jobs finished or dropped):
+        tests waiting for the jobs to end wait on it."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -52,6 +55,7 @@ class FanOut:
                 self.metrics.child("store_errors", "fanout").inc()
                 await trio.sleep(0.5)
                 continue
+            self.stepped.unpark_all()
             if not worked:
                 await trio.sleep(IDLE)
 

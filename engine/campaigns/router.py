@@ -117,8 +117,9 @@ class CampaignRouter:
         source = item.record.source
         if source.startswith("+") and source[1:].isdigit() and len(source) >= 9:
             return True
-        log.info("inbound from non-number %s: %s (no answer)", printable(source, 20),
-                 printable(item.record.text))  # fmt: skip
+        log.info("inbound from non-number %s (no answer)", printable(source, 20))
+        log.debug("inbound from non-number %s: %s", printable(source, 20),
+                  printable(item.record.text))  # fmt: skip
         self.ctx.metrics.child("inbound_rules", "not_a_number").inc()
         return False
 

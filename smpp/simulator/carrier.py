@@ -13,7 +13,11 @@ or to misbehave. The link applies the decision; each fault is counted in
 * ``dropped_bind``: a connection cut without a word (after N seconds or N messages, or
   on demand);
 * ``unbind``: the message centre unbinds the ESME;
-* ``malformed``: a deliver_sm with a broken body sent to the ESME.
+* ``malformed``: a deliver_sm with a broken body sent to the ESME;
+* ``reordered_response``: a held-back answer sent after the answer to a later request
+  (``response_jitter`` reorders them);
+* ``early_receipt``: a receipt queued for the ESME while its submit_sm_resp was still held
+  back (a receipt ``delay`` shorter than ``response_delay``).
 """
 
 from __future__ import annotations

@@ -59,6 +59,8 @@ class Delivery:
 
     def __call__(self, outcome: Outcome) -> None:
         """The transport's callback: the answer, or why there is none."""
+        if self.centre.changed:  # waiters run after this callback has counted the outcome
+            self.centre.changed.unpark_all()
         stats = self.centre.stats
         if type(outcome) is ResponseReceived:
             status = outcome.command_status

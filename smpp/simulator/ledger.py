@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from enum import IntEnum
 from pathlib import Path
@@ -223,6 +224,13 @@ class Ledger:
         if kind is None:
             return len(self._t)
         return self._kind.count(bytes((kind,)))
+
+    def mt_counts(self) -> Counter[int]:
+        """How many messages the message centre accepted for each number (MT records), by
+        number key (``number_key``; other addresses have negative ids): missed and
+        duplicated deliveries of a million-message fan-out without building a Record each."""
+        mt = Kind.MT
+        return Counter(n for n, k in zip(self._number, self._kind, strict=True) if k == mt)
 
     def received_after_opt_out(self) -> list[Record]:
         """MT records for a number at or after the ESME acknowledged that number's STOP."""

@@ -74,18 +74,22 @@ _E = CommandStatus
 
 
 class _Late:
-    """An answer held back by ``response_delay``."""
+    """An answer held back by ``response_delay``; ``serial`` names the accepted message
+    whose submit_sm_resp this is (0 for any other answer)."""
 
-    __slots__ = ("link", "pdu", "request", "status")
+    __slots__ = ("link", "pdu", "request", "serial", "status")
 
-    def __init__(self, link: Link, request: InboundRequest, pdu: Pdu | None, status: int) -> None:
+    def __init__(
+        self, link: Link, request: InboundRequest, pdu: Pdu | None, status: int, serial: int
+    ) -> None:
         self.link = link
         self.request = request
         self.pdu = pdu
         self.status = status
+        self.serial = serial
 
     def fire(self, now: float) -> None:
-        self.link.respond(self.request, self.pdu, self.status)
+        self.link.respond_late(self)
 
 
 class Link:
@@ -101,6 +105,10 @@ class Link:
         self.account: Account | None = None
         self.bind_type: BindType | None = None
         self.submits = 0
+        self._answered = 0
+        """The highest sequence number answered late so far (to count reordered answers)."""
+        self._held: set[int] = set()
+        """Serials of accepted messages whose submit_sm_resp is held back on this link."""
         self._early: list[InboundRequest] = []
         self._late = Scheduler()
         self._nursery: trio.Nursery | None = None
@@ -151,8 +159,10 @@ class Link:
             log.error("connection failed", exc_info=group)
         finally:
             self.sim.links.discard(self)
+            self.centre.held_responses.difference_update(self._held)
             if self.account is not None and self.bind_type is not None:
                 self.account.unbound(self.bind_type)
+                self.centre.changed.unpark_all()
                 self.account = None
             if self.conn is not None:
                 self.stats.rejected_pdus += self.conn.rejected_pdus
@@ -203,10 +213,29 @@ class Link:
         except LocalProtocolError:
             return  # the session moved on (unbound, closed) while the answer was held back
 
-    def _answer(self, request: InboundRequest, pdu: Pdu | None, status: int = 0) -> None:
+    def respond_late(self, late: _Late) -> None:
+        """Send an answer ``response_delay`` held back. Counted as faults: answers that go
+        out after the answer to a later request (``reordered_response``); the receipts that
+        went out before their submit_sm_resp are counted by the receipt (``early_receipt``)."""
+        sequence = late.request.event.sequence_number
+        if sequence < self._answered:
+            self.carrier.count("reordered_response")
+        else:
+            self._answered = sequence
+        if late.serial:
+            self._held.discard(late.serial)
+            self.centre.held_responses.discard(late.serial)
+        self.respond(late.request, late.pdu, late.status)
+
+    def _answer(
+        self, request: InboundRequest, pdu: Pdu | None, status: int = 0, serial: int = 0
+    ) -> None:
         delay = self.carrier.delay() if self.carrier.active else 0.0
         if delay:
-            self._late.at(trio.current_time() + delay, _Late(self, request, pdu, status))
+            if serial:
+                self._held.add(serial)
+                self.centre.held_responses.add(serial)
+            self._late.at(trio.current_time() + delay, _Late(self, request, pdu, status, serial))
         else:
             self.respond(request, pdu, status)
 
@@ -250,6 +279,7 @@ class Link:
             request, _BIND_RESPONSES[pdu.command_id](system_id=system_id, tlvs=_SC_VERSION)
         )
         self._bound.set()
+        self.centre.changed.unpark_all()
         if bind_type in RECEIVING:
             self._start(self._pump)
         faults = self.carrier.settings
@@ -332,7 +362,7 @@ class Link:
         serial = self.centre.accept(account, pdu, now)
         resp = SubmitSMResp(message_id=format(serial, "x"))
         if self.carrier.active:
-            self._answer(request, resp)
+            self._answer(request, resp, serial=serial)
             return
         request.respond(resp, 0)  # the session is bound: this cannot be refused
 

@@ -17,6 +17,7 @@ from engine.campaigns.model import AppealSpec
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from smpp.simulator.ledger import Kind, Record
 from tests.engine.support import Rig, rig
+from tests.waiting import wait_for
 
 FIRST = 31600000000
 EXTRA = """
@@ -84,11 +85,20 @@ async def settled(r: Rig) -> bool:
     return sum(lanes) == 0 and await queues.scheduled() == 0 and not jobs
 
 
+def changes(r: Rig) -> list[trio.lowlevel.ParkingLot]:
+    """Where what ``settled`` reads changes: the simulator (MO sent, deliveries answered),
+    the router, the outbox's writes to Redis, the fan-out's rounds."""
+    engine = r.engine
+    lots = [r.sim.centre.changed, engine.router_loop.changed, engine.outbox.writeback.written]
+    return [*lots, engine.fanout.stepped]
+
+
 async def wait_settled(r: Rig, timeout: float = 60.0) -> None:
-    with trio.move_on_after(timeout):
-        while not await settled(r):
-            await trio.sleep(0.05)
+    try:
+        await wait_for(lambda: settled(r), on=changes(r), timeout=timeout)
         return
+    except AssertionError:
+        pass
     centre = r.sim.centre
     queues = r.store.queues
     state = {
@@ -124,9 +134,12 @@ async def test_appeal_signatures_thanks_stop_help_and_outcome(store: Store) -> N
         view = await campaigns.create(spec)
         assert (view.encoding, view.segments) == ("GSM 03.38", 1)
         await campaigns.send(view.id)
-        with trio.fail_after(30):
-            while r.sim.ledger.count(Kind.MT) < count:
-                await trio.sleep(0.05)
+        await wait_for(
+            lambda: r.sim.ledger.count(Kind.MT) >= count,
+            on=r.sim.centre.changed,
+            timeout=30,
+            what="the appeal sent",
+        )
         await wait_settled(r)
 
         # The appeal reached every subscriber exactly once.

@@ -6,7 +6,7 @@ import pytest
 import trio
 
 from counters import InboundRecord, Lane, Store
-from engine.app import open_engine
+from engine.app import Engine, open_engine
 from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.model import AppealSpec
@@ -19,7 +19,8 @@ from smpp.simulator.handsets import Reply
 from smpp.simulator.ledger import Kind
 from smpp.simulator.server import Simulator, open_simulator
 from tests.campaigns.test_flow import FIRST, subscribe
-from tests.engine.support import Rig, engine_config, rig
+from tests.engine.support import engine_config, rig
+from tests.waiting import wait_for
 
 EXTRA = """
 [inbox]
@@ -46,15 +47,19 @@ def send_mo(sim: Simulator, number: int, text: str) -> None:
     sim.centre.send_mo(sim.account("ja"), reply, "4777", (0, 0), trio.current_time())
 
 
-async def wait_routed(r: Rig, count: int) -> None:
-    with trio.fail_after(10):
-        await r.engine.router_loop.wait_routed(count)
-
-
 async def wait_mt(sim: Simulator, count: int) -> None:
-    with trio.fail_after(20):
-        while sim.ledger.count(Kind.MT) < count:
-            await trio.sleep(0.02)
+    await wait_for(lambda: sim.ledger.count(Kind.MT) >= count, on=sim.centre.changed,
+                   timeout=20, what=f"{count} messages sent")  # fmt: skip
+
+
+async def wait_received(engine: Engine, numbers: list[int], appeals: list[int]) -> None:
+    """Until the engine has noted (in Redis) that subscriber ``numbers[i]`` received
+    ``appeals[i]``: it does so when it writes the sent messages back."""
+
+    async def noted() -> bool:
+        return await engine.store.appeals.last_received_many(numbers) == appeals
+
+    await wait_for(noted, on=engine.outbox.writeback.written, what=f"{appeals} received")
 
 
 async def test_bare_ja_signs_the_latest_appeal_the_handset_received(store: Store) -> None:
@@ -70,13 +75,12 @@ async def test_bare_ja_signs_the_latest_appeal_the_handset_received(store: Store
         )
         await campaigns.send(second.id)
         await wait_mt(r.sim, 30)
-        with trio.fail_after(10):  # the engine notes who received what once the carrier took it
-            while await store.appeals.last_received_many([1, 11]) != [first.id, second.id]:
-                await trio.sleep(0.02)
+        # The engine notes who received what once the carrier took it.
+        await wait_received(r.engine, [1, 11], [first.id, second.id])
         send_mo(r.sim, FIRST, "Ja!")  # received only A
         send_mo(r.sim, FIRST + 10, "yes")  # received A, then B
         send_mo(r.sim, FIRST + 11, f"JA {first.id}")  # an explicit reference wins
-        await wait_routed(r, 3)
+        await r.wait_routed(3)
         assert await store.appeals.count(first.id) == 2
         assert await store.appeals.count(second.id) == 1
         assert await store.appeals.has_signed(second.id, 11)
@@ -118,9 +122,7 @@ async def test_router_crash_after_signing_sends_no_second_reply(store: Store) ->
                 )
                 await engine.campaigns.send(view.id)
                 await wait_mt(sim, 5)
-                with trio.fail_after(10):
-                    while await store.appeals.last_received_many([1]) != [view.id]:
-                        await trio.sleep(0.02)
+                await wait_received(engine, [1], [view.id])
                 send_mo(sim, FIRST, "JA")
                 send_mo(sim, FIRST + 1, "STOP")
                 send_mo(sim, FIRST + 2, "HELP")
@@ -131,11 +133,12 @@ async def test_router_crash_after_signing_sends_no_second_reply(store: Store) ->
             # The restarted router reads the unacknowledged batch again and finishes it.
             await engine.router_loop.wait_routed(4)
             await wait_mt(sim, 5 + 4)  # thank-you x2, STOP confirmation, HELP answer
-            with trio.fail_after(10):
-                while await store.queues.scheduled() or await store.queues.length(
-                    Lane.TRANSACTIONAL
-                ):
-                    await trio.sleep(0.02)
+
+            async def drained() -> bool:  # the lane empties as the replies are written back
+                queues = store.queues
+                return not await queues.scheduled() and not await queues.length(Lane.TRANSACTIONAL)
+
+            await wait_for(drained, on=engine.outbox.writeback.written, what="replies finished")
         replies = sorted(
             (rec.number, rec.text.split(" ")[0])
             for rec in sim.ledger
@@ -160,7 +163,7 @@ async def test_a_message_the_router_cannot_handle_is_dead_lettered(store: Store)
         send_mo(r.sim, FIRST, "hello")
         send_mo(r.sim, FIRST + 1, "poison")
         send_mo(r.sim, FIRST + 2, "world")
-        await wait_routed(r, 3)
+        await r.wait_routed(3)
         router = r.engine.router
         assert isinstance(router, PoisonRouter)
         assert sorted(record.text for record in router.seen) == ["hello", "world"]
@@ -180,10 +183,10 @@ async def test_a_second_ja_after_the_window_is_routed_and_counted_as_duplicate(
         await r.engine.campaigns.send(view.id)
         send_mo(r.sim, FIRST, "JA")
         send_mo(r.sim, FIRST, "JA")  # within the window: the carrier's redelivery
-        await wait_routed(r, 1)
-        await trio.sleep(0.3)  # let the redelivery window pass: the next JA is a person's
+        await r.settle_inbound(2)  # both answered: one routed, one a redelivery
+        await trio.sleep(0.3)  # let the window (0.2 s on Redis's clock) pass: time is the point
         send_mo(r.sim, FIRST, "JA")
-        await wait_routed(r, 2)
+        await r.wait_routed(2)
         ja = r.metrics.registry.get_sample_value
         assert ja("ja_campaign_ja_total", {"result": "accepted"}) == 1
         assert ja("ja_campaign_ja_total", {"result": "duplicate"}) == 1
@@ -244,9 +247,11 @@ async def test_consent_is_checked_when_the_message_goes_out(store: Store) -> Non
     await store.subscribers.unsubscribe(f"+{FIRST + 1}", source="test")
     async with rig(store, quiet_sim(), router=None, extra=EXTRA) as r:
         await wait_mt(r.sim, 2)
-        with trio.fail_after(10):
-            while (await campaigns.show(view.id)).fanout.refused < 1:
-                await trio.sleep(0.02)
+
+        async def counted() -> bool:  # per appeal, as the refusal is written back
+            return (await campaigns.show(view.id)).fanout.refused >= 1
+
+        await wait_for(counted, on=r.engine.outbox.writeback.written, what="one refused")
         got = sorted(rec.number for rec in r.sim.ledger if rec.direction == "mt")
         assert got == [str(FIRST), str(FIRST + 2)]
         refused = r.metrics.registry.get_sample_value(
@@ -268,8 +273,9 @@ async def test_a_permanent_delivery_failure_opts_the_subscriber_out(store: Store
         view = await r.engine.campaigns.create(AppealSpec(title="T", text="T: antwoord JA"))
         await r.engine.campaigns.send(view.id)
         ids = await store.subscribers.ids([f"+{FIRST}", f"+{FIRST + 1}"], create=False)
-        with trio.fail_after(10):
-            while await store.subscribers.consent_states(ids) != [(False, True)] * 2:
-                await trio.sleep(0.02)
+        # A receipt follows the submit_sm_resp that taught the inbox its message id: it is
+        # applied (the number opted out) before it is answered.
+        await r.wait_answered(2)
+        assert await store.subscribers.consent_states(ids) == [(False, True)] * 2
         history = await store.subscribers.history(f"+{FIRST}")
         assert (history[-1].kind.value, history[-1].source) == ("unsubscribe", "carrier")

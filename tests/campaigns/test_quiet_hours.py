@@ -7,7 +7,6 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-import trio
 
 from counters import Lane, OutboundMessage, QueuedMessage, Store
 from engine.campaigns import AppealSpec, Campaigns
@@ -18,6 +17,7 @@ from smpp.simulator.ledger import Kind
 from tests.campaigns.test_flow import FIRST, subscribe
 from tests.campaigns.test_inbound_rules import quiet_sim
 from tests.engine.support import rig
+from tests.waiting import wait_for
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -73,9 +73,8 @@ async def test_an_appeal_waits_for_the_end_of_quiet_hours(store: Store) -> None:
     async with rig(store, quiet_sim(), router=None, extra=extra) as r:
         view = await r.engine.campaigns.create(AppealSpec(title="Q", text="Q: antwoord JA"))
         await r.engine.campaigns.send(view.id)
-        with trio.fail_after(20):
-            while r.sim.ledger.count(Kind.MT) < 20:
-                await trio.sleep(0.05)
+        await wait_for(lambda: r.sim.ledger.count(Kind.MT) >= 20, on=r.sim.centre.changed,
+                       timeout=20, what="20 sent once the night is over")  # fmt: skip
         ledger = r.sim.ledger
         first = min(rec.t for rec in ledger if rec.direction == "mt") + ledger.clock_offset
         assert first >= end.timestamp() - 0.05  # nothing before the night was over

@@ -14,7 +14,14 @@ from engine.campaigns.model import AppealSpec, AppealStatus
 from engine.campaigns.settings import CampaignConfig
 from smpp.simulator.server import open_simulator
 from tests.campaigns.test_flow import FIRST, subscribe
-from tests.engine.test_run_process import engine_process, kill_after, simulator, write_config
+from tests.engine.test_run_process import (
+    engine_process,
+    kill_after,
+    simulator,
+    wait_reached,
+    write_config,
+)
+from tests.waiting import poll_for
 
 PACED = """
 [campaigns]
@@ -46,11 +53,12 @@ async def test_killed_mid_fan_out_then_restarted_reaches_everyone_once(
         assert at_kill.status is AppealStatus.SENDING
         assert at_kill.fanout.queued < count  # the fan-out itself was cut off, not only sending
         async with engine_process(path) as second:
-            with trio.fail_after(30):
-                while len({r.number for r in sim.ledger}) < count:
-                    await trio.sleep(0.05)
-                while await store.queues.length(Lane.BULK) or await store.appeals.jobs():
-                    await trio.sleep(0.05)
+            await wait_reached(sim, count, timeout=30)
+
+            async def drained() -> bool:  # by the engine process: no signal reaches us
+                return not await store.queues.length(Lane.BULK) and not await store.appeals.jobs()
+
+            await poll_for(drained, timeout=30, what="the lane and the jobs empty")
             duplicates = await trio.to_thread.run_sync(
                 second.sample, "ja_outbox_possible_duplicates_total"
             )

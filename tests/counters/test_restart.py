@@ -15,6 +15,7 @@ async def test_kill_and_restart_mid_stream(private_redis: PrivateRedis) -> None:
     signers, tasks = 3000, 50
     done: dict[int, SignResult] = {}
     a_third_done = trio.Event()
+    outage_seen = trio.Event()
     unavailable = 0
     config = StoreConfig(
         url=private_redis.url, namespace="r", socket_timeout=0.5, connect_timeout=0.5
@@ -32,7 +33,8 @@ async def test_kill_and_restart_mid_stream(private_redis: PrivateRedis) -> None:
                             )
                         except StoreUnavailable:
                             unavailable += 1
-                            await trio.sleep(0.01)
+                            outage_seen.set()
+                            await trio.sleep(0.01)  # the carrier retries a moment later
                             continue
                         done[subscriber] = result
                         if len(done) >= signers // 3:
@@ -45,7 +47,7 @@ async def test_kill_and_restart_mid_stream(private_redis: PrivateRedis) -> None:
                 await a_third_done.wait()
                 private_redis.kill()  # SIGKILL while batches are in flight
                 confirmed_before = dict(done)
-                await trio.sleep(0.1)
+                await outage_seen.wait()  # the batches in flight failed: now bring it back
                 await trio.to_thread.run_sync(private_redis.start)
             assert store.batcher.is_up
 

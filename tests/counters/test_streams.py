@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import trio
-
 from counters import Keys, Lane, OutboundMessage, Store, StoreConfig, open_store
+from counters.streams import GROUP
 
 
 def message(n: int, kind: str = "appeal") -> OutboundMessage:
@@ -91,6 +90,22 @@ async def test_reads_and_reclaims_speak_resp2_as_well(redis_url: str, keys: Keys
         assert [m.message for m in reclaimed] == [message(0), message(1)]
 
 
+async def age(store: Store, consumer: str, ids: list[str], seconds: float) -> None:
+    """Make the pending ``ids`` of ``consumer`` look idle for ``seconds`` on Redis's own clock
+    (``XCLAIM ... IDLE``, to the consumer that has them): no waiting, and a margin of a
+    minute either side of ``min_idle`` that no slow machine eats up."""
+    script = """
+    local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ARGV, 4)}
+    table.insert(args, 'IDLE')
+    table.insert(args, ARGV[3])
+    table.insert(args, 'JUSTID')
+    return redis.call(unpack(args))
+    """
+    key = store.keys.lane(Lane.BULK)
+    idle = int(seconds * 1000)
+    await store.batcher.execute(("EVAL", script, 1, key, GROUP, consumer, idle, *ids))
+
+
 async def test_held_entries_are_not_reclaimed_and_taken_ones_stay_taken(store: Store) -> None:
     queues = store.queues
     await queues.ensure_groups()
@@ -98,13 +113,14 @@ async def test_held_entries_are_not_reclaimed_and_taken_ones_stay_taken(store: S
         await queues.push(Lane.BULK, message(n))
     held = await queues.read(Lane.BULK, "engine-1", count=4)
     ids = [m.entry_id for m in held]
-    await trio.sleep(0.3)
-    taken = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2, count=1)
+    await age(store, "engine-1", ids, 120)
+    taken = await queues.reclaim(Lane.BULK, "engine-2", min_idle=60, count=1)
     assert [m.entry_id for m in taken] == ids[:1]  # engine-1 looked dead: one is taken over
     assert await queues.hold(Lane.BULK, "engine-1", ids) == ids[:1]  # the taken one stays taken
-    assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2) == []
-    await trio.sleep(0.3)
-    again = await queues.reclaim(Lane.BULK, "engine-2", min_idle=0.2)  # never its own
+    assert await queues.reclaim(Lane.BULK, "engine-2", min_idle=60) == []  # held: not idle
+    await age(store, "engine-1", ids[1:], 120)
+    await age(store, "engine-2", ids[:1], 120)
+    again = await queues.reclaim(Lane.BULK, "engine-2", min_idle=60)  # never its own
     assert sorted(m.entry_id for m in again) == sorted(ids[1:])
     assert await queues.hold(Lane.BULK, "engine-1", ids) == ids
     assert await queues.hold(Lane.BULK, "engine-1", []) == []

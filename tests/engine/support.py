@@ -15,8 +15,11 @@ from engine.app import Engine, open_engine
 from engine.config import Config, parse_config
 from engine.metrics import Metrics
 from engine.routers import LoggingRouter, Router, RouterFactory
+from smpp.pdu import EnquireLink
 from smpp.simulator.config import SimulatorConfig
 from smpp.simulator.server import Simulator, open_simulator
+from smpp.transport import ConnectionLost
+from tests.waiting import wait_for
 
 BIND = """
 [[carriers.sim.binds]]
@@ -73,13 +76,106 @@ class Rig:
                 message = OutboundMessage(ref=f"m{i}", to=f"+{31600000000 + i}", text=f"msg {i}")
                 nursery.start_soon(self.store.queues.push, lane, message)
 
-    async def wait_delivered(self, count: int, timeout: float) -> None:
-        with trio.fail_after(timeout):
-            while self.sim.ledger.count() < count:
-                await trio.sleep(0.02)
+    async def wait_delivered(self, count: int, timeout: float = 10.0) -> None:
+        """Until the simulator's ledger holds ``count`` records (accepted messages)."""
+        await wait_until_delivered(self.sim, count, timeout=timeout)
 
     def received(self, first: int, count: int) -> list[int]:
         return [len(self.sim.ledger.received(31600000000 + i)) for i in range(first, first + count)]
+
+    def finished(self, result: str = "sent", lane: Lane = Lane.BULK) -> int:
+        """Messages the outbox finished as ``result`` and wrote back to Redis."""
+        return finished(self.metrics, result, lane)
+
+    async def wait_finished(
+        self, count: int, result: str = "sent", lane: Lane = Lane.BULK, timeout: float = 10.0
+    ) -> None:
+        """Until the outbox has finished ``count`` messages as ``result``, and that write is
+        complete in Redis (entries acknowledged and deleted, statuses recorded)."""
+        await wait_finished(self.engine, self.metrics, count, result, lane, timeout=timeout)
+
+    async def settle(self, count: int, timeout: float = 10.0) -> None:
+        """The positive end of an outbound test: ``count`` messages finished as sent, then an
+        enquire_link answered on every bind. The simulator answers in order, so every submit
+        the engine wrote before it is in the ledger: count the ledger now, and a duplicate
+        or a stray send shows."""
+        await self.wait_finished(count, timeout=timeout)
+        await mark_binds(self.engine, timeout=timeout)
+
+    async def wait_answered(self, count: int, timeout: float = 10.0) -> None:
+        """Until the engine has answered ``count`` deliver_sm with OK. It answers after Redis
+        has the message (or knows it for a redelivery, or has applied the receipt)."""
+        await wait_for(
+            lambda: self.sim.stats.deliveries["ok"] >= count,
+            on=self.sim.centre.changed,
+            timeout=timeout,
+            what=f"{count} deliver_sm answered",
+        )
+
+    def inbound(self, kind: str = "mo") -> int:
+        """Inbound messages by ``kind`` (mo: recorded for the router; redelivery, flood, ...)."""
+        labels = {"carrier": "sim", "kind": kind}
+        return int(self.metrics.registry.get_sample_value("ja_inbox_messages_total", labels) or 0)
+
+    async def wait_routed(self, count: int, timeout: float = 10.0) -> None:
+        """Until the router has routed (and acknowledged) ``count`` inbound messages."""
+        with trio.fail_after(timeout):
+            await self.engine.router_loop.wait_routed(count)
+
+    async def settle_inbound(self, answered: int, timeout: float = 10.0) -> None:
+        """The positive end of an inbound test: ``answered`` deliver_sm answered OK, then
+        everything they recorded routed. Nothing is left to arrive: count now."""
+        await self.wait_answered(answered, timeout)
+        await self.wait_routed(self.inbound("mo"), timeout)
+
+
+def finished(metrics: Metrics, result: str = "sent", lane: Lane = Lane.BULK) -> int:
+    """Messages an engine finished as ``result`` (by its ``ja_outbox_messages_total``)."""
+    labels = {"lane": lane.value, "result": result}
+    return int(metrics.registry.get_sample_value("ja_outbox_messages_total", labels) or 0)
+
+
+async def wait_finished(
+    engine: Engine,
+    metrics: Metrics,
+    count: int,
+    result: str = "sent",
+    lane: Lane = Lane.BULK,
+    *,
+    timeout: float = 10.0,
+) -> None:
+    """Until ``engine`` has finished ``count`` messages as ``result`` and written them back."""
+    await wait_for(
+        lambda: finished(metrics, result, lane) >= count,
+        on=engine.outbox.writeback.written,
+        timeout=timeout,
+        what=f"{count} {lane.value} messages finished as {result}",
+    )
+    with trio.fail_after(timeout):
+        await engine.outbox.flush()  # the write that counted them is complete
+
+
+async def mark_binds(engine: Engine, timeout: float = 10.0) -> None:
+    """An enquire_link answered on every bind that is up: whatever the engine wrote before
+    it has reached the simulator (a marker after the sends that must not happen). A
+    connection that drops instead takes whatever the simulator had not read with it."""
+    with trio.fail_after(timeout):
+        for bind in engine.binds:
+            if bind.conn is not None and bind.is_up():
+                try:
+                    await bind.conn.request(EnquireLink())
+                except ConnectionLost:
+                    pass
+
+
+async def wait_until_delivered(sim: Simulator, count: int, timeout: float = 10.0) -> None:
+    """Until the simulator's ledger holds ``count`` records."""
+    await wait_for(
+        lambda: sim.ledger.count() >= count,
+        on=sim.centre.changed,
+        timeout=timeout,
+        what=f"{count} records in the ledger",
+    )
 
 
 async def fill(store: Store, count: int) -> None:

@@ -3,10 +3,14 @@ the value and what was expected."""
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import pytest
+import trustme
 
+from engine.cli import main
 from engine.config import BindConfig, Config, ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ja-engine.toml"
@@ -205,7 +209,8 @@ def test_exactly_one_password_source(both: bool) -> None:
         with_bind_line('password = "x"') if both else MINIMAL.replace('password_env = "KPN_PW"', "")
     )
     assert error(text) == (
-        "ja.toml: carriers.kpn.binds[0]: expected exactly one of password or password_env"
+        "ja.toml: carriers.kpn.binds[0]: "
+        "expected exactly one of password, password_env or password_file"
     )
 
 
@@ -354,3 +359,185 @@ def test_campaign_defaults_and_a_partial_language() -> None:
 )
 def test_bad_campaign_settings_name_the_field(table: str, expected: str) -> None:
     assert error(MINIMAL + table).startswith(expected)
+
+
+# --- password_file ----------------------------------------------------------------------------
+
+
+def password_file(tmp_path: Path, content: bytes, mode: int = 0o600) -> Path:
+    path = tmp_path / "kpn.pw"
+    path.write_bytes(content)
+    os.chmod(path, mode)
+    return path
+
+
+def with_password_file(path: Path) -> str:
+    return MINIMAL.replace('password_env = "KPN_PW"', f'password_file = "{path}"')
+
+
+@pytest.mark.parametrize(
+    ("content", "password"),
+    [(b"s3cret\n", "s3cret"), (b"s3cret", "s3cret"), (b"s3cret\r\n", "s3cret"),
+     (b"s3cret\n\n", "s3cret\n")],  # only one newline is the file's, the rest is the password
+)  # fmt: skip
+def test_password_file_read(tmp_path: Path, content: bytes, password: str) -> None:
+    warnings: list[str] = []
+    text = with_password_file(password_file(tmp_path, content))
+    bind = parse_config(text, source="ja.toml", on_warning=warnings.append).carriers["kpn"].binds[0]
+    assert bind.password == password
+    assert warnings == []
+    assert "password=<hidden>" in repr(bind)
+
+
+def test_password_file_open_to_others_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = password_file(tmp_path, b"s3cret\n", mode=0o644)
+    with caplog.at_level(logging.WARNING, logger="engine.config"):
+        bind = parse(with_password_file(path)).carriers["kpn"].binds[0]
+    assert bind.password == "s3cret"  # a warning, not an error
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            f'ja.toml: carriers.kpn.binds[0].password_file: warning: "{path}" is open to group '
+            "or others (mode 0644): run chmod 600 on it",
+        )
+    ]
+
+
+def test_password_file_missing_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.pw"
+    assert error(with_password_file(path)) == (
+        f'ja.toml: carriers.kpn.binds[0].password_file: cannot read "{path}" (No such file or '
+        "directory): expected a file holding the password, readable by the engine's user only "
+        "(chmod 600)"
+    )
+
+
+def test_password_file_unreadable_is_an_error(tmp_path: Path) -> None:
+    message = error(with_password_file(tmp_path))  # a directory: open() fails as for EACCES
+    assert message.startswith(
+        f'ja.toml: carriers.kpn.binds[0].password_file: cannot read "{tmp_path}" (Is a directory)'
+    )
+
+
+def test_password_file_too_long_is_not_shown(tmp_path: Path) -> None:
+    message = error(with_password_file(password_file(tmp_path, b"muchtoolong\n")))
+    assert "carriers.kpn.binds[0].password_file: expected at most 8 ASCII characters" in message
+    assert "has 11 (not shown)" in message
+    assert "muchtoolong" not in message
+
+
+def test_password_file_is_one_source_of_three(tmp_path: Path) -> None:
+    text = with_bind_line(f'password_file = "{password_file(tmp_path, b"x")}"')
+    assert error(text) == (
+        "ja.toml: carriers.kpn.binds[0]: "
+        "expected exactly one of password, password_env or password_file"
+    )
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o644])
+def test_check_config_never_prints_the_password_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
+    config = tmp_path / "ja.toml"
+    config.write_text(with_password_file(password_file(tmp_path, b"s3cret\n", mode)))
+    assert main(["check-config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{config}: OK\n")
+    assert "s3cret" not in out + err
+    warned = "password_file: warning: " in err
+    assert warned == (mode == 0o644)  # check-config shows the warning, on stderr
+
+
+def test_check_config_never_prints_a_bad_password_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ja.toml"
+    config.write_text(with_password_file(password_file(tmp_path, b"muchtoolong\n")))
+    assert main(["check-config", str(config)]) == 2
+    out, err = capsys.readouterr()
+    assert "password_file: expected at most 8 ASCII characters" in err
+    assert "muchtoolong" not in out + err
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+def with_tls(*lines: str) -> str:
+    return with_bind_line("\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
+def test_tls_defaults_verify_with_the_system_store() -> None:
+    bind = parse(with_tls("tls = true")).carriers["kpn"].binds[0]
+    assert (bind.tls_verify, bind.tls_ca, bind.tls_server_name, bind.tls_pin_sha256) == (
+        True,
+        None,
+        None,
+        [],
+    )
+
+
+def test_tls_fields_load(ca_pem: Path) -> None:
+    digest = "ab" * 32
+    pins = [":".join(["AB"] * 32), "q80=".rjust(44, "q"), digest]
+    text = with_tls(
+        "tls = true",
+        f'tls_ca = "{ca_pem}"',
+        'tls_server_name = "smpp.kpn.example"',
+        f"tls_pin_sha256 = {pins!r}".replace("'", '"'),
+    )
+    bind = parse(text).carriers["kpn"].binds[0]
+    assert bind.tls_ca == str(ca_pem)
+    assert bind.tls_server_name == "smpp.kpn.example"
+    assert bind.tls_pin_sha256 == [digest, "aa" * 30 + "abcd", digest]  # all as lower-case hex
+
+
+def test_tls_ca_missing_names_the_field_and_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pem"
+    assert error(with_tls("tls = true", f'tls_ca = "{missing}"')) == (
+        f'ja.toml: carriers.kpn.binds[0].tls_ca: file "{missing}" not found: give the path of '
+        "the carrier's CA bundle (PEM), or leave tls_ca out to use the system's trust store"
+    )
+
+
+def test_tls_ca_without_certificates(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    assert error(with_tls("tls = true", f'tls_ca = "{junk}"')) == (
+        f'ja.toml: carriers.kpn.binds[0].tls_ca: no certificate found in "{junk}": expected a '
+        "PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)"
+    )
+
+
+def test_tls_ca_with_verification_off_is_refused(ca_pem: Path) -> None:
+    assert error(with_tls("tls = true", "tls_verify = false", f'tls_ca = "{ca_pem}"')) == (
+        "ja.toml: carriers.kpn.binds[0].tls_ca: expected no tls_ca with tls_verify = false "
+        "(nothing is verified)"
+    )
+
+
+@pytest.mark.parametrize(
+    "line", ['tls_ca = "{ca}"', f'tls_pin_sha256 = ["{"ab" * 32}"]', 'tls_server_name = "x"']
+)
+def test_tls_settings_need_tls(ca_pem: Path, line: str) -> None:
+    field = line.split(" ")[0]
+    assert error(with_tls(line.format(ca=ca_pem))) == (
+        f"ja.toml: carriers.kpn.binds[0].{field}: expected tls = true with {field}, got tls = false"
+    )
+
+
+@pytest.mark.parametrize("pin", ["ab" * 31, "zz" * 32, "sha256:" + "ab" * 32, "q" * 44])
+def test_bad_pin_is_refused(pin: str) -> None:
+    text = with_tls("tls = true", f'tls_pin_sha256 = ["{"ab" * 32}", "{pin}"]')
+    assert error(text) == (
+        "ja.toml: carriers.kpn.binds[0].tls_pin_sha256[1]: expected a SHA-256 fingerprint: "
+        f'64 hex digits (colons allowed) or 44 base64 characters, got "{pin}"'
+    )

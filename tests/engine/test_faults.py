@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import trio
 
 from counters import Lane, Store
 from smpp.simulator.config import (
@@ -48,11 +47,9 @@ async def test_exactly_once_apart_from_counted_duplicates(store: Store, fault: s
     extra = "[outbox]\nretry_initial = 0.05\nretry_max = 0.2\nmax_attempts = 20"
     async with rig(store, sim_with(faults, tps=tps), extra=extra, **options) as r:
         await r.push(COUNT)
-        with trio.fail_after(60):
-            while min(r.received(0, COUNT)) == 0:
-                await trio.sleep(0.05)
-            while await store.queues.length(Lane.BULK) or await store.queues.scheduled():
-                await trio.sleep(0.05)
+        await r.settle(COUNT, timeout=60)  # every one finished as sent: nothing more to come
+        assert await store.queues.length(Lane.BULK) == 0
+        assert await store.queues.scheduled() == 0
         received = r.received(0, COUNT)
         extra_copies = sum(n - 1 for n in received)
         duplicates = (

@@ -7,7 +7,6 @@ import logging
 from types import SimpleNamespace
 
 import pytest
-import trio
 
 from counters import InboundRecord, SentRecord, Store, StoreConfig, open_store
 from engine.app import Engine
@@ -20,6 +19,7 @@ from smpp.constants import EsmClass, MessageState
 from smpp.pdu import DeliverSM
 from smpp.receipt import Receipt
 from tests.redis_support import PrivateRedis
+from tests.waiting import poll_for
 
 CONFIG = """
 short_code = "4777"
@@ -43,10 +43,12 @@ async def test_late_receipts_wait_out_an_outage(private_redis: PrivateRedis) -> 
         await engine.housekeep()  # before the fix: StoreUnavailable, and the engine died
         assert engine.inbox._late == [(receipt, record)]  # kept for the next round
         private_redis.start()
-        with trio.fail_after(20):
-            while engine.inbox._late:
-                await engine.housekeep()
-                await trio.sleep(0.2)
+
+        async def applied() -> bool:  # the store reconnects to the restarted server
+            await engine.housekeep()
+            return not engine.inbox._late
+
+        await poll_for(applied, timeout=20, what="the late receipt applied")
         assert await store.deliveries.undeliverable("+31600000001") == "UNDELIV err:"
 
 

@@ -7,6 +7,7 @@ import trio
 from counters import Lane, OutboundMessage, Store, StoreConfig, open_store
 from engine.app import LoggingRouter, open_engine
 from engine.config import parse_config
+from engine.metrics import Metrics
 from smpp.receipt import normalise_message_id
 from smpp.simulator.config import (
     AccountConfig,
@@ -16,10 +17,11 @@ from smpp.simulator.config import (
     SimulatorConfig,
 )
 from smpp.simulator.handsets import Reply
-from smpp.simulator.ledger import Kind
+from smpp.simulator.ledger import Kind, Record
 from smpp.simulator.server import Simulator, open_simulator
-from tests.engine.support import Rig, rig
+from tests.engine.support import Rig, rig, wait_finished
 from tests.redis_support import PrivateRedis
+from tests.waiting import wait_for
 
 
 def sim_config(**receipts: object) -> SimulatorConfig:
@@ -44,16 +46,10 @@ def routed(r: Rig) -> list[tuple[str, str]]:
     return [(record.source, record.text) for record in router.seen]
 
 
-async def wait_routed(r: Rig, count: int) -> None:
-    with trio.fail_after(10):
-        while len(routed(r)) < count:
-            await trio.sleep(0.02)
-
-
 async def test_mo_is_normalised_recorded_and_routed(store: Store) -> None:
     async with rig(store, sim_config()) as r:
         send_mo(r.sim, 31612345678, "Ja!")
-        await wait_routed(r, 1)
+        await r.wait_routed(1)
         assert routed(r) == [("+31612345678", "Ja!")]
 
 
@@ -61,7 +57,7 @@ async def test_multi_part_mo_is_reassembled(store: Store) -> None:
     text = "Ik teken graag, en ik wil ook weten hoe het afloopt met deze gevangene. " * 4
     async with rig(store, sim_config()) as r:
         send_mo(r.sim, 31612345679, text)
-        await wait_routed(r, 1)
+        await r.wait_routed(1)
         assert routed(r) == [("+31612345679", text)]
 
 
@@ -70,13 +66,9 @@ async def test_redelivery_is_not_acted_on_twice(store: Store) -> None:
         send_mo(r.sim, 31612345670, "JA")
         send_mo(r.sim, 31612345670, "JA")
         send_mo(r.sim, 31612345671, "JA")
-        await wait_routed(r, 2)
-        await trio.sleep(0.3)
+        await r.settle_inbound(3)  # all three answered, all that was recorded routed
         assert sorted(routed(r)) == [("+31612345670", "JA"), ("+31612345671", "JA")]
-        redeliveries = r.metrics.registry.get_sample_value(
-            "ja_inbox_messages_total", {"carrier": "sim", "kind": "redelivery"}
-        )
-        assert redeliveries == 1
+        assert r.inbound("redelivery") == 1
 
 
 async def test_mo_while_redis_is_down_is_recorded_on_redelivery(
@@ -86,9 +78,11 @@ async def test_mo_while_redis_is_down_is_recorded_on_redelivery(
     async with open_store(config) as store, rig(store, sim_config()) as r:
         private_redis.kill()
         send_mo(r.sim, 31612345672, "JA")
-        with trio.fail_after(10):
-            while not r.sim.stats.deliveries["retried"]:
-                await trio.sleep(0.05)
+        await wait_for(
+            lambda: r.sim.stats.deliveries["retried"] >= 1,
+            on=r.sim.centre.changed,
+            what="the deliver_sm refused and retried",
+        )
         assert routed(r) == []
         store_errors = r.metrics.registry.get_sample_value(
             "ja_engine_store_unavailable_total", {"where": "inbox"}
@@ -96,7 +90,7 @@ async def test_mo_while_redis_is_down_is_recorded_on_redelivery(
         assert store_errors is not None
         assert store_errors >= 1
         private_redis.start()
-        await wait_routed(r, 1)
+        await r.wait_routed(1)
         assert routed(r) == [("+31612345672", "JA")]
 
 
@@ -109,9 +103,10 @@ async def test_receipts_update_status_and_mark_dead_numbers(store: Store) -> Non
         (record,) = r.sim.ledger.received(31600000005)
         assert record.message_id is not None
         message_id = normalise_message_id(record.message_id)
-        with trio.fail_after(10):
-            while await store.deliveries.undeliverable("+31600000005") is None:
-                await trio.sleep(0.05)
+        # The receipt follows the submit_sm_resp, which taught the inbox the message id: it
+        # is applied before it is answered.
+        await r.wait_answered(1)
+        assert await store.deliveries.undeliverable("+31600000005") is not None
         status = await store.deliveries.status(message_id)
         assert status is not None
         assert status[0] == "UNDELIVERABLE"
@@ -122,22 +117,18 @@ async def test_receipts_update_status_and_mark_dead_numbers(store: Store) -> Non
 
 
 async def test_a_flooding_number_is_limited(store: Store) -> None:
-    async with rig(store, sim_config()) as r:
+    """30 messages from one number, with a token every 1,000 s after a burst of 10: the burst
+    goes through, the rest is counted as a flood, and another number is not held up."""
+    extra = "[inbox]\nper_number_rate = 0.001\nper_number_burst = 10"
+    async with rig(store, sim_config(), extra=extra) as r:
         for i in range(30):
             send_mo(r.sim, 31612345673, f"JA {i}")
         send_mo(r.sim, 31612345674, "JA")
-        with trio.fail_after(10):
-            while r.sim.stats.deliveries["ok"] < 31:
-                await trio.sleep(0.02)
-        await trio.sleep(0.3)
+        await r.settle_inbound(31)
         from_flooder = [text for source, text in routed(r) if source == "+31612345673"]
-        assert 10 <= len(from_flooder) <= 11  # the burst (10), and maybe one token refilled
+        assert len(from_flooder) == 10
         assert ("+31612345674", "JA") in routed(r)
-        flood = r.metrics.registry.get_sample_value(
-            "ja_inbox_messages_total", {"carrier": "sim", "kind": "flood"}
-        )
-        assert flood is not None
-        assert flood >= 19
+        assert r.inbound("flood") == 20
 
 
 async def test_reply_goes_back_through_the_carrier_the_subscriber_wrote_in_on(
@@ -175,7 +166,8 @@ system_id = "jb"
 password = "pw"
 """
         )
-        async with open_engine(config, store=store) as engine:
+        metrics = Metrics()
+        async with open_engine(config, store=store, metrics=metrics) as engine:
             with trio.fail_after(10):
                 await engine.wait_bound()
             subscriber = await store.subscribers.id("+31612345675")
@@ -183,24 +175,23 @@ password = "pw"
             simulator.centre.send_mo(
                 simulator.account("jb"), reply, "4777", (0, 0), trio.current_time()
             )
-            with trio.fail_after(10):
-                while not await store.subscribers.route(subscriber):
-                    await trio.sleep(0.02)
+            with trio.fail_after(10):  # routes are noted before the router acknowledges
+                await engine.router_loop.wait_routed(1)
             assert await store.subscribers.route(subscriber) == "b/b-1"
             thanks = OutboundMessage(
                 ref="t1", to="+31612345675", text="Dank je", subscriber=subscriber
             )
             await store.queues.push(Lane.TRANSACTIONAL, thanks)
-            with trio.fail_after(10):
-                while not simulator.ledger.received(31612345675):
-                    await trio.sleep(0.02)
-            (record,) = simulator.ledger.received(31612345675)
+
+            def thanked() -> list[Record]:
+                return [r for r in simulator.ledger.received(31612345675) if r.text == "Dank je"]
+
+            await wait_for(lambda: bool(thanked()), on=simulator.centre.changed, what="thanked")
+            # With the campaigns' own answer to the JA, every message to the number written back
+            sent = len(simulator.ledger.received(31612345675))
+            await wait_finished(engine, metrics, sent, lane=Lane.TRANSACTIONAL)
+            (record,) = thanked()
             assert record.message_id is not None
-            with trio.fail_after(5):
-                while (
-                    hit := await store.deliveries.find_sent(
-                        [normalise_message_id(record.message_id)]
-                    )
-                ) is None:
-                    await trio.sleep(0.02)
+            hit = await store.deliveries.find_sent([normalise_message_id(record.message_id)])
+            assert hit is not None
             assert hit[1].bind == "b-1"

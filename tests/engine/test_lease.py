@@ -61,7 +61,7 @@ async def test_an_engine_whose_name_was_taken_stops(store: Store) -> None:
 
 def test_the_cli_recognises_the_error_inside_exception_groups() -> None:
     taken = ConsumerTaken("x")
-    assert _only(taken, ConsumerTaken) is taken
-    assert _only(ExceptionGroup("g", [ExceptionGroup("h", [taken])]), ConsumerTaken) is taken
-    assert _only(ExceptionGroup("g", [taken, ValueError()]), ConsumerTaken) is None
-    assert _only(ValueError(), ConsumerTaken) is None
+    assert _only(taken, (ConsumerTaken,)) is taken
+    assert _only(ExceptionGroup("g", [ExceptionGroup("h", [taken])]), (ConsumerTaken,)) is taken
+    assert _only(ExceptionGroup("g", [taken, ValueError()]), (ConsumerTaken,)) is None
+    assert _only(ValueError(), (ConsumerTaken,)) is None

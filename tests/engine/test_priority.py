@@ -10,8 +10,10 @@ import trio
 
 from counters import Lane, OutboundMessage, Store
 from counters.records import encode
+from engine.outbox import READ_AHEAD
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from tests.engine.support import rig
+from tests.waiting import wait_for
 
 
 def fill_bulk(client: redis.Redis, key: str, count: int) -> None:
@@ -25,7 +27,7 @@ def fill_bulk(client: redis.Redis, key: str, count: int) -> None:
 
 
 @pytest.mark.slow
-async def test_thank_you_behind_100k_bulk_goes_out_within_a_second_of_due(
+async def test_thank_you_behind_100k_bulk_goes_before_the_bulk_in_memory(
     store: Store, redis_client: redis.Redis
 ) -> None:
     sim = SimulatorConfig(
@@ -39,16 +41,24 @@ async def test_thank_you_behind_100k_bulk_goes_out_within_a_second_of_due(
     )  # fmt: skip
     async with rig(store, sim, rate=2000.0, burst=20) as r:
         await trio.to_thread.run_sync(fill_bulk, redis_client, store.keys.lane(Lane.BULK), 100_000)
-        with trio.fail_after(10):
-            while r.sim.ledger.count() < 2000:  # the fan-out is well under way
-                await trio.sleep(0.05)
-        due = time.time() + 0.3
+        await r.wait_delivered(2000)  # the fan-out is well under way
+        due_in = 0.3
         thanks = OutboundMessage(ref="thanks-1", to="+31600000001", text="Dank je! 1234 mensen")
-        await store.queues.schedule(Lane.TRANSACTIONAL, thanks, due)
-        with trio.fail_after(5):
-            while not r.sim.ledger.received(31600000001):
-                await trio.sleep(0.005)
-        delay = time.time() - due
-        print(f"thank-you out {delay:.3f} s after due")
-        assert delay < 1.0, f"thank-you went out {delay:.3f} s after it was due"
+        due = trio.current_time() + due_in  # on the simulator's clock
+        await store.queues.schedule(Lane.TRANSACTIONAL, thanks, time.time() + due_in)
+        ledger = r.sim.ledger
+        await wait_for(
+            lambda: bool(ledger.received(31600000001)),
+            on=r.sim.centre.changed,
+            what="the thank-you sent",
+        )
+        (sent,) = ledger.received(31600000001)
+        # Counted in messages, not seconds (a slow machine sends fewer of both): what of the
+        # appeal went out after the thank-you was due and before it. Not the half second of
+        # bulk waiting in the engine's memory (it goes to the front of that queue): only what
+        # went while the scheduler's 0.1 s tick came round and the batches already admitted.
+        ahead = sum(1 for record in ledger if due <= record.t < sent.t)
+        print(f"thank-you out {sent.t - due:.3f} s after due, {ahead} bulk messages ahead")
+        in_memory = int(2000 * READ_AHEAD)
+        assert ahead < in_memory / 2, f"{ahead} bulk messages went first"
         assert await store.queues.length(Lane.BULK) > 50_000  # the appeal was still going

@@ -105,3 +105,13 @@ def test_adaptive_rate_holds_the_carriers_one_second_count() -> None:
         in_window = sum(1 for t in sends[i : i + 200] if t - start < 1.0)
         assert in_window <= 100
     assert len(sends) >= 100 * 5 * 0.95
+
+
+def test_sliding_window_room_and_delay_agree_at_the_edge() -> None:
+    """When ``delay`` says a send may go now, ``available`` finds the room: a sender told
+    "no room, no wait" would spin (forever, on a virtual clock). 1.031 - 1.03 lands a hair
+    below 0.001 in floating point."""
+    window = SlidingWindow(limit=1, span=1.03)
+    window.record(0.001)
+    assert window.delay(1.031) == 0.0
+    assert window.available(1.031) == 1

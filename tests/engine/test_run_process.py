@@ -17,6 +17,8 @@ from counters import Keys, Lane, OutboundMessage, Store
 from smpp.constants import CommandId
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from smpp.simulator.server import Simulator, open_simulator
+from tests.engine.support import wait_until_delivered
+from tests.waiting import poll_for, wait_for
 
 CONFIG = """
 short_code = "4777"
@@ -102,19 +104,26 @@ def simulator() -> SimulatorConfig:
 
 
 async def wait_bound(sim: Simulator) -> None:
-    with trio.fail_after(20):
-        while not sim.bound_links():
-            await trio.sleep(0.05)
+    await wait_for(lambda: bool(sim.bound_links()), on=sim.centre.changed, timeout=20,
+                   what="the engine bound")  # fmt: skip
 
 
 async def kill_after(sim: Simulator, process: EngineProcess, sent: int) -> None:
     """SIGKILL the engine once the simulator has taken ``sent`` messages (mid-run)."""
     await wait_bound(sim)
-    with trio.fail_after(20):
-        while sim.ledger.count() < sent:
-            await trio.sleep(0.01)
+    await wait_until_delivered(sim, sent, timeout=20)
     process.process.kill()
     await process.process.wait()
+
+
+async def wait_reached(sim: Simulator, count: int, timeout: float = 30.0) -> None:
+    """Until ``count`` distinct handsets have each received a message."""
+    ledger = sim.ledger
+
+    def reached() -> bool:  # counting first: reading every record costs more
+        return ledger.count() >= count and len({r.number for r in ledger}) >= count
+
+    await wait_for(reached, on=sim.centre.changed, timeout=timeout, what=f"{count} reached")
 
 
 async def push(store: Store, count: int) -> None:
@@ -134,13 +143,15 @@ async def test_metrics_over_http_and_clean_stop_on_sigterm(
         async with engine_process(path) as engine:
             await wait_bound(sim)
             await push(store, 50)
-            with trio.fail_after(20):
-                while sim.ledger.count() < 50:
-                    await trio.sleep(0.05)
-            await trio.sleep(1.5)
+            await wait_until_delivered(sim, 50, timeout=20)
+            sent = 'ja_outbox_messages_total{lane="bulk",result="sent"} 50.0'
+
+            async def counted() -> bool:  # the engine moves its tallies into metrics each second
+                return sent in await trio.to_thread.run_sync(engine.scrape)
+
+            await poll_for(counted, timeout=20, what="50 sent on /metrics")
             text = await trio.to_thread.run_sync(engine.scrape)
             assert 'ja_bind_up{bind="sim-1",carrier="sim"} 1.0' in text
-            assert 'ja_outbox_messages_total{lane="bulk",result="sent"} 50.0' in text
             assert "ja_smpp_response_duration_seconds_bucket" in text
             engine.process.send_signal(signal.SIGTERM)
             with trio.fail_after(15):
@@ -164,11 +175,12 @@ async def test_crash_then_restart_sends_the_rest_and_counts_duplicates(
             await kill_after(sim, first, count // 3)
         assert sim.ledger.count() < count
         async with engine_process(path) as second:
-            with trio.fail_after(30):
-                while len({r.number for r in sim.ledger}) < count:
-                    await trio.sleep(0.05)
-                while await store.queues.length(Lane.BULK):
-                    await trio.sleep(0.05)
+            await wait_reached(sim, count, timeout=30)
+
+            async def drained() -> bool:  # acknowledged by the engine process
+                return not await store.queues.length(Lane.BULK)
+
+            await poll_for(drained, timeout=30, what="the lane empty")
             duplicates = await trio.to_thread.run_sync(
                 second.sample, "ja_outbox_possible_duplicates_total"
             )

@@ -8,29 +8,55 @@ import trio
 
 from counters import Lane, OutboundMessage, Store
 from counters.records import encode
-from engine.app import open_engine
+from engine.app import Engine, open_engine
 from engine.config import Config, parse_config
 from engine.metrics import Metrics
+from engine.outbox import READ_AHEAD
 from smpp.simulator.server import open_simulator
-from tests.engine.support import Rig, engine_config
+from tests.engine.support import (
+    Rig,
+    engine_config,
+    finished,
+    mark_binds,
+    wait_until_delivered,
+)
 from tests.engine.test_outbound import quiet_sim
 from tests.redis_support import free_port
+from tests.waiting import wait_for
 
 
 def message_for(n: int) -> OutboundMessage:
     return OutboundMessage(ref=f"m{n}", to=f"+{31600000000 + n}", text=f"msg {n}")
 
 
-OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = 1.2\n'
+OUTBOX = '[outbox]\nconsumer = "{name}"\nreclaim_idle = {reclaim_idle}\n'
 
 
-def named(port: int, store: Store, name: str, *, rate: float = 5000.0, burst: int = 50) -> Config:
+def named(
+    port: int,
+    store: Store,
+    name: str,
+    *,
+    rate: float = 5000.0,
+    burst: int = 50,
+    reclaim_idle: float = 1.2,
+) -> Config:
     """An engine called ``name`` (its consumer name) on the test's namespace, taking over
-    other engines' entries idle for 1.2 s."""
+    other engines' entries idle for ``reclaim_idle`` seconds."""
     return engine_config(
         port, store.keys.namespace, rate=rate, burst=burst, response_timeout=0.5,
-        extra=OUTBOX.format(name=name),
+        extra=OUTBOX.format(name=name, reclaim_idle=reclaim_idle),
     )  # fmt: skip
+
+
+async def wait_backlog(engine: Engine, count: int) -> None:
+    """Until ``engine`` holds ``count`` messages in carrier "sim"'s queue (read, waiting)."""
+    outbox = engine.outbox
+    await wait_for(
+        lambda: outbox.backlog_size() >= count,
+        on=outbox.queues["sim"].lot,
+        what=f"{count} messages waiting in the engine",
+    )
 
 
 async def test_a_live_engines_slow_backlog_is_not_taken_over(
@@ -45,22 +71,21 @@ async def test_a_live_engines_slow_backlog_is_not_taken_over(
         _, port = await sim.listen("127.0.0.1", 0)
         slow_config = named(port, store, "slow", rate=25.0, burst=1)
         fast_config = named(port, store, "fast")
-        async with open_engine(slow_config, metrics=Metrics(), store=store) as slow:
-            rig = Rig(sim, slow, store, Metrics())
+        slow_metrics, fast_metrics = Metrics(), Metrics()
+        async with open_engine(slow_config, metrics=slow_metrics, store=store) as slow:
+            rig = Rig(sim, slow, store, slow_metrics)
             await rig.push(40)
-            with trio.fail_after(5):
-                while slow.outbox.backlog_size() < 30:  # read into memory, waiting for tokens
-                    await trio.sleep(0.01)
-            fast_metrics = Metrics()
-            async with open_engine(fast_config, metrics=fast_metrics, store=store):
-                await rig.wait_delivered(40, timeout=10)
-                await trio.sleep(0.5)  # a duplicate would arrive now
+            await wait_backlog(slow, 30)  # read into memory, waiting for tokens
+            async with open_engine(fast_config, metrics=fast_metrics, store=store) as fast:
+                # "slow" sends and finishes every one of them itself: an entry "fast" had
+                # taken over would have been dropped from "slow"'s queue at its next hold.
+                await rig.wait_finished(40)
+            # "fast" has stopped: what it took it has sent (and was answered) or still holds.
+            assert not fast.outbox.held
+            await mark_binds(slow)  # everything "slow" sent is in the ledger
         assert rig.received(0, 40) == [1] * 40
         assert await store.queues.length(Lane.BULK) == 0
-        taken = fast_metrics.registry.get_sample_value(
-            "ja_outbox_messages_total", {"lane": "bulk", "result": "sent"}
-        )
-        assert taken is None  # "fast" sent nothing: there was nothing for it to take
+        assert finished(fast_metrics) == 0  # "fast" sent nothing: there was nothing to take
 
 
 async def test_engines_share_a_slow_carriers_queue(store: Store) -> None:
@@ -73,17 +98,20 @@ async def test_engines_share_a_slow_carriers_queue(store: Store) -> None:
         async with open_engine(configs["a"], metrics=metrics["a"], store=store) as a:
             rig = Rig(sim, a, store, metrics["a"])
             await rig.push(100)
-            async with open_engine(configs["b"], metrics=metrics["b"], store=store):
+            async with open_engine(configs["b"], metrics=metrics["b"], store=store) as b:
+                with trio.fail_after(10):
+                    await b.wait_bound()
+                # "a" keeps half a second of its sending in memory, not the whole lane ...
+                read_ahead = int(50 * READ_AHEAD)
+                assert a.outbox.backlog_size() <= read_ahead
+                # ... so what it has neither sent nor read is left in the lane for both.
+                unread = 100 - sim.ledger.count() - len(a.outbox.held)
                 await rig.wait_delivered(100, timeout=10)
-        sent = {
-            name: m.registry.get_sample_value(
-                "ja_outbox_messages_total", {"lane": "bulk", "result": "sent"}
-            )
-            or 0
-            for name, m in metrics.items()
-        }
+        # Both stopped: every send answered and written back.
+        sent = {name: finished(m) for name, m in metrics.items()}
         assert sent["a"] + sent["b"] == 100
-        assert sent["b"] >= 30  # at 50/s each, "b" takes close to half
+        # At 50/s each they take turns at what was left, "a" ahead by at most its read-ahead.
+        assert sent["b"] >= unread / 2 - read_ahead, (sent, unread)
         assert rig.received(0, 100) == [1] * 100
 
 
@@ -92,17 +120,19 @@ async def test_an_engine_without_a_bind_up_leaves_the_queue_to_the_others(store:
     once (instead of after ``reclaim_idle``, or never with one engine)."""
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
-        down = named(free_port(), store, "down")
-        up = named(port, store, "up")
+        # Taking over another engine's entries waits longer than this test may run: "up" can
+        # send all of them only if "down" has read none.
+        down = named(free_port(), store, "down", reclaim_idle=600.0)
+        up = named(port, store, "up", reclaim_idle=600.0)
         async with open_engine(down, metrics=Metrics(), store=store) as lonely:
             rig = Rig(sim, lonely, store, Metrics())
             await rig.push(50, lane=Lane.BULK)
             await rig.push(5, lane=Lane.TRANSACTIONAL, first=50)
-            await trio.sleep(0.3)
-            assert lonely.outbox.backlog_size() == 0
-            assert await store.queues.pending(Lane.BULK) == 0
+            assert lonely.outbox._room() == (0, 0)  # no bind up: nothing to read
             async with open_engine(up, metrics=Metrics(), store=store):
-                await rig.wait_delivered(55, timeout=5)
+                await rig.wait_delivered(55, timeout=10)
+            assert lonely.outbox.backlog_size() == 0
+            assert not lonely.outbox.held
         assert rig.received(0, 55) == [1] * 55
 
 
@@ -115,30 +145,29 @@ async def test_entries_taken_over_while_queued_are_not_sent_twice(
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
         config = named(port, store, "slow", rate=10.0, burst=1)
-        async with open_engine(config, metrics=Metrics(), store=store) as slow:
-            rig = Rig(sim, slow, store, Metrics())
+        metrics = Metrics()
+        async with open_engine(config, metrics=metrics, store=store) as slow:
+            rig = Rig(sim, slow, store, metrics)
             await rig.push(30)
-            with trio.fail_after(5):
-                while slow.outbox.backlog_size() < 25:  # read, waiting for tokens
-                    await trio.sleep(0.01)
+            await wait_backlog(slow, 25)  # read, waiting for tokens
             waiting = list(slow.outbox.queues["sim"].bulk)[-10:]  # the last to go out
             ids = [item.entry_id for item in waiting]
             key = store.keys.lane(Lane.BULK)
             steal = "return redis.call('XCLAIM', KEYS[1], 'senders', 'thief', 0, unpack(ARGV))"
             await store.batcher.execute(("EVAL", steal, 1, key, *ids))
 
-            async def thief_is_alive() -> None:  # ... and keeps what it took
-                while True:
+            async def thief_is_alive() -> None:  # ... and keeps what it took, as a live
+                while True:  # engine does (else "slow" would take them back in time)
                     await store.queues.hold(Lane.BULK, "thief", ids)
                     await trio.sleep(0.2)
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(thief_is_alive)
-                with trio.fail_after(5):
-                    while any(entry_id in slow.outbox.held for entry_id in ids):
-                        await trio.sleep(0.05)
-                await rig.wait_delivered(20, timeout=5)
-                await trio.sleep(0.5)
+                await slow.outbox._hold_backlog()  # its next hold (the reclaimer's, run now)
+                assert not any(entry_id in slow.outbox.held for entry_id in ids)
+                await rig.settle(20)  # the others sent and written back, then a marker
+                assert slow.outbox.backlog_size() == 0  # nothing left to send
+                assert not slow.outbox.held
                 nursery.cancel_scope.cancel()
         taken = {int(item.message.ref[1:]) for item in waiting}
         assert all(rig.received(n, 1) == [0] for n in taken)  # "slow" sent none of them
@@ -151,8 +180,9 @@ async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
     async with open_simulator(quiet_sim()) as sim:
         _, port = await sim.listen("127.0.0.1", 0)
         config = named(port, store, "e1")
-        async with open_engine(config, metrics=Metrics(), store=store) as engine:
-            rig = Rig(sim, engine, store, Metrics())
+        metrics = Metrics()
+        async with open_engine(config, metrics=metrics, store=store) as engine:
+            rig = Rig(sim, engine, store, metrics)
             # Queue 5 and read them as "e1" at once, so the engine's own reads cannot come
             # in between: Redis holds them pending to "e1", the engine never saw them.
             lost_read = """
@@ -163,11 +193,13 @@ async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
             key = store.keys.lane(Lane.BULK)
             payloads = [encode(message_for(n)) for n in range(5)]
             await store.batcher.execute(("EVAL", lost_read, 1, key, *payloads))
-            await trio.sleep(0.3)
-            assert rig.received(0, 5) == [0] * 5  # pending to "e1", unknown to the engine
+            await store.queues.push(Lane.BULK, message_for(5))  # a marker after them
+            await rig.wait_delivered(1)
+            # The engine has read past them: pending to "e1", they are unknown to it.
+            assert rig.received(0, 6) == [0] * 5 + [1]
             engine.outbox._lost_reads = True  # what a failed read sets
-            await rig.wait_delivered(5, timeout=5)
-        assert rig.received(0, 5) == [1] * 5
+            await rig.wait_delivered(6)
+        assert rig.received(0, 6) == [1] * 6
 
 
 TWO_CARRIERS = """
@@ -209,9 +241,7 @@ async def test_a_carrier_that_is_down_does_not_stop_the_others(store: Store) -> 
                     ref=f"d{n}", to=f"+3162{n:07d}", text="appeal"))  # fmt: skip
             for n in range(50):
                 await store.queues.push(Lane.BULK, message_for(n))  # +3160...: carrier "up"
-            with trio.fail_after(10):
-                while sim.ledger.count() < 50:
-                    await trio.sleep(0.02)
+            await wait_until_delivered(sim, 50)
             assert len(engine.outbox.queues["down"]) <= 100
             await engine.outbox.flush()
             waiting = await store.queues.length(Lane.BULK) + await store.queues.scheduled()

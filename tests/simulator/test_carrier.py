@@ -7,10 +7,11 @@ import trio
 import trio.testing
 
 from smpp.constants import CommandStatus
-from smpp.pdu import BindTransceiver, GenericNack, SubmitSM
+from smpp.pdu import BindTransceiver, DeliverSM, GenericNack, SubmitSM, SubmitSMResp
+from smpp.receipt import receipt_from_fields
 from smpp.simulator import FaultStep, SecondCounts, SlidingWindow, TokenBucket, open_simulator
 from smpp.transport import BindError, Connection, ResponseTimeout
-from tests.simulator.helpers import FIRST, esme, make_config
+from tests.simulator.helpers import FIRST, Inbox, esme, make_config
 
 Clock = trio.testing.MockClock
 
@@ -223,3 +224,52 @@ async def test_fault_settings_are_checked(autojump_clock: Clock) -> None:
             sim.carrier.set("nonsense", 1)
         with pytest.raises(ValueError, match="generic_nack_fraction"):
             sim.carrier.set("generic_nack_fraction", 2.0)
+
+
+async def test_late_answers_are_reordered_and_receipts_overtake_them(
+    autojump_clock: Clock,
+) -> None:
+    """response_delay with jitter answers out of order; a receipt due before the answer goes
+    out first. Both are counted, so a test of the ESME can show it met them."""
+    config = make_config(
+        receipts={"delay": 0.0, "jitter": 0.0, "outcomes": {"DELIVRD": 1.0}},
+        faults={"response_delay": 1.0, "response_jitter": 2.0},
+    )
+    answered: dict[str, int] = {}
+    early: list[bool] = []
+
+    def on_receipt(pdu: DeliverSM) -> int:
+        receipt = receipt_from_fields(pdu.short_message, {t.tag: t.value for t in pdu.tlvs})
+        assert receipt is not None
+        early.append(receipt.message_id not in answered)
+        return 0
+
+    async with open_simulator(config) as sim, esme(sim, inbox=Inbox(on_receipt)) as (conn, inbox):
+        order: list[int] = []
+
+        async def one(i: int) -> None:
+            outcome = await conn.request(registered(i))
+            assert isinstance(outcome.response, SubmitSMResp)
+            answered[outcome.response.message_id] = i
+            order.append(i)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(20):
+                nursery.start_soon(one, i)
+                await trio.sleep(0.01)
+        await inbox.wait_for(20)
+        assert early == [True] * 20
+        assert sim.stats.faults["early_receipt"] == 20
+        assert order != sorted(order)
+        assert sim.stats.faults["reordered_response"] > 0
+        assert not sim.centre.held_responses
+
+
+def registered(i: int) -> SubmitSM:
+    """A submit that asks for its receipt."""
+    return SubmitSM(
+        source_addr="4000",
+        destination_addr=str(FIRST + i),
+        short_message=b"x",
+        registered_delivery=1,
+    )

@@ -13,6 +13,7 @@ import trio
 
 from smpp.simulator import open_simulator
 from tests.simulator.helpers import FIRST, make_config
+from tests.waiting import wait_for
 
 FAST = {
     "handsets": {"reply_probability": 1.0, "delay_min": 0.0, "delay_sigma": 0.3},
@@ -58,8 +59,8 @@ async def test_smpplib_client_binds_submits_and_receives() -> None:
         async with open_simulator(make_config(**FAST)) as sim:
             _, port = await sim.listen(port=0)
             seen = await trio.to_thread.run_sync(smpplib_session, port)
-            await trio.sleep(0.1)
-            assert sim.account().binds == 0  # smpplib unbound cleanly
+            # smpplib unbound cleanly: the connection ends and the account has no bind left.
+            await wait_for(lambda: sim.account().binds == 0, on=sim.centre.changed, what="unbound")
     message_id = seen["message_id"]
     assert message_id == "1"
     receipts = [d for d in seen["deliveries"] if d[0] & 0x04]

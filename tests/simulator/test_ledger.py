@@ -69,3 +69,13 @@ def test_received_after_opt_out() -> None:
     ledger.record_mt(5.0, 5, 2, 3, b"too late", 0)
     ledger.record_mt(5.0, 6, 2, 4, b"another number", 0)
     assert [r.text for r in ledger.received_after_opt_out()] == ["too late"]
+
+
+def test_mt_counts_give_missed_and_duplicated_numbers() -> None:
+    ledger = Ledger()
+    for number in (7, 8, 8, 9, 8):
+        ledger.record_mt(0.0, number, 2, 1, b"appeal", 0)
+    ledger.record(1.0, 7, Kind.JA, 0, 1, "JA")  # MO records are not counted
+    counts = ledger.mt_counts()
+    assert counts == {7: 1, 8: 3, 9: 1}
+    assert counts[10] == 0
