@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
@@ -148,16 +148,38 @@ class Inbox(BindListener):
             else:
                 originated.append((request, pdu))
         for part, handle in ((originated, self._mobile_originated), (receipts, self._receipts)):
-            if not part:
-                continue
-            status = 0
-            try:
-                await handle(bind, [pdu for _, pdu in part])
-            except StoreUnavailable:
-                self.metrics.child("store_errors", "inbox").inc()
-                status = CommandStatus.ESME_RX_T_APPN  # the carrier will deliver it again
-            for request, _ in part:
-                request.respond(status=status)
+            if part:
+                await self._handle(bind, part, handle)
+
+    async def _handle(
+        self,
+        bind: CarrierBind,
+        part: list[tuple[InboundRequest, DeliverSM | DataSM]],
+        handle: Callable[[CarrierBind, Sequence[DeliverSM | DataSM]], Awaitable[None]],
+    ) -> None:
+        """Handle and answer a batch. An unexpected error (a bug, a message no code foresaw)
+        is contained: the batch is handled again one message at a time, so the others go
+        through, and the one that fails alone is answered ESME_RX_T_APPN (the carrier keeps
+        it and delivers it again) instead of ending the bind or the engine."""
+        status = 0
+        try:
+            await handle(bind, [pdu for _, pdu in part])
+        except StoreUnavailable:
+            self.metrics.child("store_errors", "inbox").inc()
+            status = CommandStatus.ESME_RX_T_APPN  # the carrier will deliver it again
+        except Exception as exc:
+            if len(part) > 1:
+                for one in part:
+                    await self._handle(bind, [one], handle)
+                return
+            self.metrics.child("inbound", bind.carrier, "error").inc()
+            log.error("message via %s not handled (%s: %s): answered ESME_RX_T_APPN, the "
+                      "carrier will deliver it again", printable(bind.carrier),
+                      type(exc).__name__, printable(str(exc), 80))  # fmt: skip
+            log.debug("inbound handling failed", exc_info=True)
+            status = CommandStatus.ESME_RX_T_APPN
+        for request, _ in part:
+            request.respond(status=status)
 
     # --- receipts ------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ import pytest
 import trio
 
 from counters import Store
+from engine.bind import CarrierBind
+from engine.inbox import Inbox
 from engine.routing import SenderKind, e164_from_smpp, sender_kind
 from smpp.constants import CommandStatus, Ton
-from smpp.pdu import DeliverSM
+from smpp.pdu import DataSM, DeliverSM
 from tests.campaigns.test_inbound_rules import quiet_sim
 from tests.engine.support import rig
 
@@ -75,3 +77,47 @@ async def test_only_numbers_are_recorded_and_bad_senders_are_refused(store: Stor
             "sender_alphanumeric": 1.0,
             "sender_short_code": 1.0,
         }
+
+
+async def test_a_message_that_breaks_the_inbox_is_contained(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met by one message (forced here) must not end the bind or the engine, nor take
+    its batch down with it: the others are recorded, the one is answered ESME_RX_T_APPN (the
+    carrier keeps it and tries again later)."""
+    original = Inbox._record
+
+    def record(self: Inbox, bind: CarrierBind, pdu: DeliverSM | DataSM) -> object:
+        if isinstance(pdu, DeliverSM) and pdu.short_message == b"poison":
+            raise ValueError("a case no code foresaw")
+        return original(self, bind, pdu)
+
+    monkeypatch.setattr(Inbox, "_record", record)
+    async with rig(store, quiet_sim()) as r:
+        (link,) = r.sim.bound_links()
+        conn = link.conn
+        assert conn is not None
+        statuses: dict[bytes, int] = {}
+
+        async def deliver(number: int, text: bytes) -> None:
+            pdu = DeliverSM(source_addr=str(number), source_addr_ton=Ton.INTERNATIONAL,
+                            destination_addr="4777", short_message=text)  # fmt: skip
+            statuses[text] = (await conn.request(pdu)).command_status
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:  # together: one batch, most likely
+                for i, text in enumerate((b"JA", b"poison", b"STOP")):
+                    nursery.start_soon(deliver, 31612345670 + i, text)
+            await r.engine.router_loop.wait_routed(2)
+        assert statuses == {
+            b"JA": CommandStatus.ESME_ROK,
+            b"poison": CommandStatus.ESME_RX_T_APPN,
+            b"STOP": CommandStatus.ESME_ROK,
+        }
+        assert r.engine.binds[0].is_up()
+        assert (
+            r.metrics.registry.get_sample_value(
+                "ja_inbox_messages_total", {"carrier": "sim", "kind": "error"}
+            )
+            == 1.0
+        )
