@@ -42,6 +42,7 @@ __all__ = [
     "line_after",
     "process_cpu_seconds",
     "run_processes",
+    "startup_lines",
 ]
 
 _GROUP = "senders"
@@ -108,6 +109,33 @@ def line_after(stdout: IO[str], prefix: str, deadline: float) -> str | None:
             if line.startswith(prefix):
                 return line.removeprefix(prefix).strip()
     return None
+
+
+def startup_lines(stdout: IO[str], prefixes: Sequence[str], deadline: float) -> dict[str, str]:
+    """The rest of the first line starting with each of ``prefixes`` that a child prints
+    before ``deadline`` (a ``time.monotonic()`` value) or its end; absent ones are missing.
+
+    Reads the pipe's descriptor itself: ``readline`` on the text wrapper would buffer
+    lines that ``select`` then no longer sees (``line_after`` is for one line only).
+    """
+    found: dict[str, str] = {}
+    pending = b""
+    fd = stdout.fileno()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while len(found) < len(prefixes) and (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break  # the process ended
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace")
+                for prefix in prefixes:
+                    if prefix not in found and text.startswith(prefix):
+                        found[prefix] = text.removeprefix(prefix).strip()
+    return found
 
 
 @contextmanager

@@ -1,11 +1,28 @@
 """Peer SMPP clients for the fan-out benchmark, each run in a process of its own.
 
-``python -m bench._peers NAME --port PORT --messages N [--binds B] [--window W]`` binds NAME's
-client to the simulator, sends N submit_sm (the text, sender and numbers of ``bench.fanout``),
-waits for every submit_sm_resp and prints one JSON line: ``{"peer", "messages", "ok",
-"errors", "elapsed", "rate", "cpu"}`` (``cpu``: seconds of this process's CPU, every thread,
-while the clock ran), or ``{"peer", "error"}`` when the client cannot run here.
-The clock starts once every bind is up and stops at the last response.
+``python -m bench._peers NAME --port PORT --messages N [--binds B] [--window W] [--receipts]``
+binds NAME's client to the simulator, sends N submit_sm (the text, sender and numbers of
+``bench.fanout``), waits for every submit_sm_resp and prints one JSON line: ``{"peer",
+"messages", "ok", "errors", "elapsed", "rate", "cpu", "receipts"}`` (``cpu``: seconds of this
+process's CPU, every thread, while the clock ran; ``receipts``: delivery receipts received
+by then), or ``{"peer", "error"}`` when the client cannot run here. The clock starts once
+every bind is up and stops at the last response.
+
+With ``--receipts`` every submit_sm asks for a receipt (registered_delivery=1, as the engine
+always does) and every client acknowledges each deliver_sm the way it is built to: smpplib
+answers it inside ``read_once`` (after calling the received handler), aiosmpplib in its
+reader after the hook, smpp34's core by itself while the application drains ``Smsc.next()``
+(one task per bind here; an undrained queue would make the core refuse them). Without it
+they ask for none (registered_delivery=0).
+
+A message centre pushes back with ESME_RMSGQFUL or ESME_RTHROTTLED (the simulator does when
+its receipt queue for the account is full); a production client sends the refused message
+again later, and so do the peers: each refused submit goes again after ``RETRY_AFTER`` (1 s,
+as long as the engine pauses its bind), every message is answered ESME_ROK in the end, and
+the count of refusals is in the result (``refused``). smpplib keeps reading (and taking
+receipts) while it waits; aiosmpplib's own ``SimpleThrottleHandler``, which stops sending
+while throttles exceed 1% of the answers, is given a one-second period and wait instead of
+its defaults (180 s and 3 s, which would stop a run for minutes after one push-back).
 
 Each client is used the way its documentation intends, at its best:
 
@@ -38,8 +55,10 @@ import asyncio
 import importlib
 import json
 import os
+import select
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
@@ -65,6 +84,10 @@ TEXT = (
 """100 characters of the GSM 03.38 default alphabet: one part, data_coding 0."""
 assert len(TEXT) == 100, len(TEXT)
 TEXT_BYTES = TEXT.encode("ascii")
+RETRYABLE = frozenset({0x14, 0x58})
+"""ESME_RMSGQFUL and ESME_RTHROTTLED: the message centre's push-back, not a verdict."""
+RETRY_AFTER = 1.0
+"""Seconds before a refused submit is sent again (the engine pauses its bind as long)."""
 
 
 class PeerResult(TypedDict):
@@ -75,6 +98,9 @@ class PeerResult(TypedDict):
     elapsed: float
     rate: float
     cpu: float
+    receipts: int
+    refused: int
+    """Submits answered ESME_RMSGQFUL or ESME_RTHROTTLED, each sent again later."""
 
 
 def destination(i: int) -> str:
@@ -114,65 +140,97 @@ def _result(
         elapsed=elapsed,
         rate=(ok + errors) / elapsed if elapsed > 0 else 0.0,
         cpu=cpu,
+        receipts=counts["receipts"],
+        refused=counts["refused"],
     )
 
 
 # --- smpplib ----------------------------------------------------------------------------------
 
 
-def run_smpplib(host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
+def run_smpplib(
+    host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
     """One bind (a blocking client cannot use more from one thread), pipelined ``window`` deep."""
     import smpplib.client
     import smpplib.consts
 
     client = smpplib.client.Client(host, port, timeout=10, allow_unknown_opt_params=True)
-    counts = {"ok": 0, "errors": 0}
+    counts = {"ok": 0, "errors": 0, "receipts": 0, "refused": 0}
+    pending: dict[int, int] = {}  # sequence number -> message, for every unanswered submit
+    due: deque[tuple[float, int]] = deque()  # (when, message): refused, to be sent again
 
     def sent(pdu: Any, **_: Any) -> None:
-        counts["ok"] += 1
+        if pdu.status == 0:  # an error answer reaches error() first, then this handler too
+            pending.pop(pdu.sequence, None)
+            counts["ok"] += 1
 
     def error(pdu: Any) -> None:
-        counts["errors"] += 1
+        i = pending.pop(pdu.sequence, None)
+        if pdu.status in RETRYABLE and i is not None:
+            counts["refused"] += 1
+            due.append((time.monotonic() + RETRY_AFTER, i))
+        else:
+            counts["errors"] += 1
+
+    def received(pdu: Any, **_: Any) -> None:
+        counts["receipts"] += 1  # read_once sends the deliver_sm_resp after this returns
 
     client.set_message_sent_handler(sent)
     client.set_error_pdu_handler(error)
+    client.set_message_received_handler(received)
     client.connect()
+
+    def submit(i: int) -> None:
+        pdu = client.send_message(
+            source_addr_ton=smpplib.consts.SMPP_TON_NWSPEC,
+            source_addr_npi=smpplib.consts.SMPP_NPI_UNK,
+            source_addr=SHORT_CODE,
+            dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
+            dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
+            destination_addr=destination(i),
+            registered_delivery=int(receipts),
+            short_message=TEXT_BYTES,
+        )
+        pending[pdu.sequence] = i
+
     try:
         client.bind_transceiver(system_id="ja", password="pw")
         clock = _Clock()
-        send, read = client.send_message, client.read_once
-        for i in range(messages):
-            while i - counts["ok"] - counts["errors"] >= window:
-                read()
-            send(
-                source_addr_ton=smpplib.consts.SMPP_TON_NWSPEC,
-                source_addr_npi=smpplib.consts.SMPP_NPI_UNK,
-                source_addr=SHORT_CODE,
-                dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
-                dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
-                destination_addr=destination(i),
-                registered_delivery=0,
-                short_message=TEXT_BYTES,
-            )
+        read, fresh = client.read_once, 0
         while counts["ok"] + counts["errors"] < messages:
-            read()
+            room = len(pending) < window
+            if room and due and due[0][0] <= time.monotonic():
+                submit(due.popleft()[1])
+            elif room and fresh < messages:
+                submit(fresh)
+                fresh += 1
+            elif pending:
+                read()
+            else:  # only refused ones left, none due yet: take receipts meanwhile
+                wait = max(0.0, due[0][0] - time.monotonic())
+                if select.select([client._socket], [], [], wait)[0]:  # smpplib has no poll
+                    read()
         elapsed, cpu = clock.stop()
+        result = _result("smpplib", messages, counts, elapsed, cpu)
         client.unbind()
     finally:
         client.disconnect()
-    return _result("smpplib", messages, counts, elapsed, cpu)
+    return result
 
 
 # --- aiosmpplib -------------------------------------------------------------------------------
 
 
 def _lean_correlator() -> Any:
-    """An ``AbstractCorrelator`` with O(1) operations and no receipt bookkeeping."""
+    """An ``AbstractCorrelator`` with O(1) operations: a dict by sequence number for the
+    responses, one by message id for the receipts."""
     import aiosmpplib
 
     class LeanCorrelator(aiosmpplib.AbstractCorrelator):  # type: ignore[misc]
         def __init__(self) -> None:
             self.pending: dict[int, Any] = {}
+            self.delivery: dict[str, Any] = {}
 
         def get_cumulated_status(self, ref_num: int) -> int:
             return 0
@@ -184,7 +242,8 @@ def _lean_correlator() -> Any:
             self.pending[smpp_message.sequence_num] = smpp_message
 
         async def put_delivery(self, smsc_message_id: str, submit_sm: Any) -> None:
-            pass  # registered_delivery=0: no receipt will come
+            if submit_sm.registered_delivery:
+                self.delivery[smsc_message_id] = submit_sm
 
         async def put_delivery_segmented(self, deliver_sm: Any) -> Any:
             return deliver_sm
@@ -196,18 +255,39 @@ def _lean_correlator() -> Any:
             return None, 0
 
         async def get_delivery(self, receipt: Any) -> Any:
-            return None
+            return self.delivery.pop(str(receipt.parse_receipt().get("id", "")), None)
 
     return LeanCorrelator()
 
 
-async def _aiosmpplib(host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
+async def _aiosmpplib(
+    host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
     import aiosmpplib
     from aiosmpplib.broker import SimpleBroker
+    from aiosmpplib.throttle import SimpleThrottleHandler
 
     done = asyncio.Event()
     room = asyncio.Semaphore(window * binds)
-    counts = {"ok": 0, "errors": 0}
+    counts = {"ok": 0, "errors": 0, "receipts": 0, "refused": 0}
+    source = aiosmpplib.PhoneNumber(SHORT_CODE, aiosmpplib.TON.NETWORK_SPECIFIC)
+    again: set[asyncio.Task[None]] = set()
+    refusals = {aiosmpplib.SmppCommandStatus(code) for code in RETRYABLE}
+
+    def message(i: int) -> Any:
+        return aiosmpplib.SubmitSm(
+            short_message=TEXT,
+            source=source,
+            destination=aiosmpplib.PhoneNumber(
+                destination(i), aiosmpplib.TON.INTERNATIONAL, aiosmpplib.NPI.ISDN
+            ),
+            registered_delivery=int(receipts),
+            log_id=str(i),  # the response carries it: which message to send again
+        )
+
+    async def resend(i: int) -> None:
+        await asyncio.sleep(RETRY_AFTER)
+        await broker.enqueue(message(i))
 
     def settle(ok: bool) -> None:
         counts["ok" if ok else "errors"] += 1
@@ -221,14 +301,23 @@ async def _aiosmpplib(host: str, port: int, messages: int, binds: int, window: i
 
         async def received(self, smpp_message: Any, pdu: bytes, client_id: str) -> None:
             if isinstance(smpp_message, aiosmpplib.SubmitSmResp):
+                if smpp_message.command_status in refusals:
+                    counts["refused"] += 1  # its slot stays taken until it is answered
+                    task = asyncio.create_task(resend(int(smpp_message.log_id)))
+                    again.add(task)
+                    task.add_done_callback(again.discard)
+                    return
                 settle(smpp_message.command_status == aiosmpplib.SmppCommandStatus.ESME_ROK)
             elif isinstance(smpp_message, aiosmpplib.GenericNack):
                 settle(False)
+            elif isinstance(smpp_message, aiosmpplib.DeliverSm):
+                counts["receipts"] += 1  # the reader answers deliver_sm_resp after this hook
 
         async def send_error(self, smpp_message: Any, error: Exception, client_id: str) -> None:
             settle(False)
 
     broker = SimpleBroker(maxsize=window * binds)
+    logger = aiosmpplib.StructuredLogger("bench", level="CRITICAL")
     esmes = [
         aiosmpplib.ESME(
             smsc_host=host,
@@ -240,6 +329,9 @@ async def _aiosmpplib(host: str, port: int, messages: int, binds: int, window: i
             hook=Hook(),
             broker=broker,
             correlator=_lean_correlator(),
+            throttle_handler=SimpleThrottleHandler(
+                logger, sampling_period=1.0, sample_size=50.0, throttle_wait=1.0
+            ),
         )
         for n in range(binds)
     ]
@@ -250,22 +342,13 @@ async def _aiosmpplib(host: str, port: int, messages: int, binds: int, window: i
             # aiosmpplib offers no public "bound" event: poll its session state.
             while any(esme.session_state != bound for esme in esmes):  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
-        source = aiosmpplib.PhoneNumber(SHORT_CODE, aiosmpplib.TON.NETWORK_SPECIFIC)
         clock = _Clock()
         for i in range(messages):
             await room.acquire()
-            await broker.enqueue(
-                aiosmpplib.SubmitSm(
-                    short_message=TEXT,
-                    source=source,
-                    destination=aiosmpplib.PhoneNumber(
-                        destination(i), aiosmpplib.TON.INTERNATIONAL, aiosmpplib.NPI.ISDN
-                    ),
-                    registered_delivery=0,
-                )
-            )
+            await broker.enqueue(message(i))
         await done.wait()
         elapsed, cpu = clock.stop()
+        result = _result("aiosmpplib", messages, counts, elapsed, cpu)
     finally:
         for esme in esmes:
             try:
@@ -273,67 +356,90 @@ async def _aiosmpplib(host: str, port: int, messages: int, binds: int, window: i
                     await esme.stop()
             except TimeoutError:
                 pass
-        for task in tasks:
+        for task in [*tasks, *again]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return _result("aiosmpplib", messages, counts, elapsed, cpu)
+        await asyncio.gather(*tasks, *again, return_exceptions=True)
+    return result
 
 
-def run_aiosmpplib(host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
-    return asyncio.run(_aiosmpplib(host, port, messages, binds, window))
+def run_aiosmpplib(
+    host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
+    return asyncio.run(_aiosmpplib(host, port, messages, binds, window, receipts))
 
 
 # --- smpp34 -----------------------------------------------------------------------------------
 
 
-async def _smpp34(host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
+async def _smpp34(
+    host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
     import smpp34
 
     clients = [smpp34.Client(host, port, "ja", "pw", window_size=window) for _ in range(binds)]
     sessions = await asyncio.gather(*(client.connect() for client in clients))
-    counts = {"ok": 0, "errors": 0}
+    counts = {"ok": 0, "errors": 0, "receipts": 0, "refused": 0}
     workers = binds * window
+
+    async def drain(session: Any) -> None:
+        """Take each inbound deliver_sm (the core has acknowledged it) until unbound."""
+        while not isinstance(await session.next(), smpp34.Disconnected):
+            counts["receipts"] += 1
 
     async def worker(session: Any, first: int) -> None:
         submit = session.submit_sm
         for i in range(first, messages, workers):
-            resp = await submit(
-                destination(i),
-                TEXT_BYTES,
-                source_addr=SHORT_CODE,
-                source_addr_ton=3,
-                source_addr_npi=0,
-                dest_addr_ton=1,
-                dest_addr_npi=1,
-                registered_delivery=0,
-            )
+            while True:
+                resp = await submit(
+                    destination(i),
+                    TEXT_BYTES,
+                    source_addr=SHORT_CODE,
+                    source_addr_ton=3,
+                    source_addr_npi=0,
+                    dest_addr_ton=1,
+                    dest_addr_npi=1,
+                    registered_delivery=int(receipts),
+                )
+                if resp.command_status not in RETRYABLE:
+                    break
+                counts["refused"] += 1
+                await asyncio.sleep(RETRY_AFTER)
             counts["ok" if resp.is_success else "errors"] += 1
 
+    drains = [asyncio.create_task(drain(session)) for session in sessions]
     try:
         clock = _Clock()
         await asyncio.gather(*(worker(sessions[w % binds], w) for w in range(workers)))
         elapsed, cpu = clock.stop()
+        result = _result("smpp34", messages, counts, elapsed, cpu)
         await asyncio.gather(*(session.unbind() for session in sessions), return_exceptions=True)
     finally:
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
         await asyncio.gather(*(client.stop() for client in clients), return_exceptions=True)
-    return _result("smpp34", messages, counts, elapsed, cpu)
+    return result
 
 
-def run_smpp34(host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
-    return asyncio.run(_smpp34(host, port, messages, binds, window))
+def run_smpp34(
+    host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
+    return asyncio.run(_smpp34(host, port, messages, binds, window, receipts))
 
 
 # --- the command ------------------------------------------------------------------------------
 
-PEERS: dict[str, Callable[[str, int, int, int, int], PeerResult]] = {
+PEERS: dict[str, Callable[[str, int, int, int, int, bool], PeerResult]] = {
     "smpplib": run_smpplib,
     "aiosmpplib": run_aiosmpplib,
     "smpp34": run_smpp34,
 }
 
 
-def run_peer(name: str, host: str, port: int, messages: int, binds: int, window: int) -> PeerResult:
-    return PEERS[name](host, port, messages, binds, window)
+def run_peer(
+    name: str, host: str, port: int, messages: int, binds: int, window: int, receipts: bool
+) -> PeerResult:
+    return PEERS[name](host, port, messages, binds, window, receipts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -344,12 +450,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--binds", type=int, default=4)
     parser.add_argument("--window", type=int, default=512)
+    parser.add_argument("--receipts", action="store_true", help="ask for (and take) receipts")
     args = parser.parse_args(argv)
     why = missing(args.peer)
     if why is not None:
         print(json.dumps({"peer": args.peer, "error": why}), flush=True)
         return 0
-    result = run_peer(args.peer, args.host, args.port, args.messages, args.binds, args.window)
+    result = run_peer(
+        args.peer, args.host, args.port, args.messages, args.binds, args.window, args.receipts
+    )
     print(json.dumps(result), flush=True)
     if args.peer == "smpp34":
         # smpp34 1.5.0 sometimes aborts while the interpreter finalizes ("PyGILState_Release:

@@ -25,8 +25,10 @@ __all__ = [
     "Stats",
     "format_table",
     "json_report",
+    "median_index",
     "rate",
     "ratios",
+    "report_object",
     "run_rounds",
     "summarise",
 ]
@@ -72,6 +74,13 @@ def summarise(samples: Sequence[float]) -> Stats:
     )
 
 
+def median_index(values: Sequence[float]) -> int:
+    """The index of the round whose figure is the median (the lower one of an even count):
+    the round whose time series a report shows."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return order[(len(order) - 1) // 2]
+
+
 def ratios(
     results: Mapping[str, Stats], ours: str = OURS, better: Better = "higher"
 ) -> dict[str, float]:
@@ -106,6 +115,22 @@ def format_table(
     return "\n".join(lines)
 
 
+def report_object(
+    benchmark: str,
+    unit: str,
+    results: Mapping[str, Mapping[str, Stats]],
+    all_ratios: Mapping[str, Mapping[str, float]],
+    better: Better = "higher",
+) -> dict[str, object]:
+    """The JSON object of a benchmark (the shape described above)."""
+    obj: dict[str, object] = {"benchmark": benchmark, "unit": unit}
+    if better == "lower":
+        obj["better"] = "lower"
+    obj["results"] = results
+    obj["ratios"] = all_ratios
+    return obj
+
+
 def json_report(
     benchmark: str,
     unit: str,
@@ -114,9 +139,5 @@ def json_report(
     better: Better = "higher",
 ) -> str:
     """The one-line JSON object a benchmark prints last with ``--json``."""
-    obj: dict[str, object] = {"benchmark": benchmark, "unit": unit}
-    if better == "lower":
-        obj["better"] = "lower"
-    obj["results"] = results
-    obj["ratios"] = all_ratios
+    obj = report_object(benchmark, unit, results, all_ratios, better)
     return json.dumps(obj, separators=(",", ":"))

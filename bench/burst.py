@@ -85,7 +85,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -93,7 +93,7 @@ import redis
 import trio
 
 from bench._engine_procs import process_cpu_seconds
-from bench._report import OURS, Stats, format_table, ratios, summarise
+from bench._report import OURS, Stats, format_table, median_index, ratios, summarise
 from counters import AppealMeta, Keys, Lane, OutboundMessage, StoreConfig, open_store
 from engine.app import open_engine
 from engine.campaigns.appeals import Campaigns
@@ -118,7 +118,7 @@ from smpp.simulator.ledger import Kind, Ledger
 from smpp.simulator.server import Simulator, open_simulator
 from smpp.simulator.tv import CallToAction
 
-__all__ = ["NaiveRouter", "Sizes", "main", "steady_rate"]
+__all__ = ["NaiveRouter", "Sizes", "collect", "main", "rate_series", "steady_rate"]
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +406,28 @@ class Exactness:
         )
 
 
+def rate_series(samples: Sequence[tuple[float, int]], start: float) -> dict[str, list[float]]:
+    """The count's rise per second, in bins of a second (shorter for runs under 20 s, so
+    that a quick run still has about 20), from ``start`` to the last sample: ``{"t": bin
+    ends in seconds since start, "ja_per_s": ...}``."""
+    out: dict[str, list[float]] = {"t": [], "ja_per_s": []}
+    if not samples:
+        return out
+    duration = samples[-1][0] - start
+    width = 1.0 if duration >= 20 else max(duration / 20, 0.02)
+    i, before = 0, 0
+    edge = start + width
+    while edge <= samples[-1][0] + width:
+        while i < len(samples) and samples[i][0] <= edge:
+            i += 1
+        count = samples[i - 1][1] if i else 0
+        out["t"].append(round(edge - start, 3))
+        out["ja_per_s"].append(round((count - before) / width, 1))
+        before = count
+        edge += width
+    return out
+
+
 @dataclass
 class RunResult:
     rate: float
@@ -415,6 +437,8 @@ class RunResult:
     sim_cpu: float
     exact: Exactness
     delays: list[float] = field(default_factory=list)
+    series: dict[str, list[float]] = field(default_factory=dict)
+    """Signatures per second over the run (``rate_series``)."""
 
 
 def ledger_check(ledger: Ledger) -> tuple[int, int]:
@@ -613,6 +637,7 @@ async def _drive(
         engine_cpu=engine_cpu / max(signatures, 1),
         sim_cpu=sim_cpu / max(signatures, 1),
         exact=exact,
+        series=rate_series([s for s in samples if s[0] <= done_at], start),
     )
 
 
@@ -650,6 +675,10 @@ class Outcome:
     p50: list[float]
     p99: list[float]
     checks: list[Exactness]
+    series: dict[str, list[dict[str, list[float]]]] = field(default_factory=dict)
+    """Each contender's signatures per second, one series per throughput round."""
+    delays: list[float] = field(default_factory=list)
+    """Every thank-you's delay past ``thank_delay``, ms, all delay rounds together."""
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -669,6 +698,7 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None) -> Outcom
             for name in contenders:
                 run = run_one(name, throughput(sizes.numbers_for(name)), sizes, url, tmp)
                 rates[name].append(run.rate)
+                outcome.series.setdefault(name, []).append(run.series)
                 outcome.checks.append(run.exact)
                 parts.append(
                     f"{name} {run.rate:,.0f} JA/s ({run.exact.signatures:,} signatures in "
@@ -681,6 +711,7 @@ def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None) -> Outcom
             outcome.checks.append(run.exact)
             say(run.exact.line())
             extra = [(d - THANK_DELAY) * 1000 for d in run.delays]
+            outcome.delays += extra
             if extra:
                 outcome.p50.append(quantile(extra, 0.5))
                 outcome.p99.append(quantile(extra, 0.99))
@@ -717,13 +748,24 @@ def _check_json(c: Exactness) -> dict[str, Any]:
             "unacked": c.unacked, "ok": c.ok}  # fmt: skip
 
 
-def report(outcome: Outcome) -> dict[str, Any]:
+def quantiles(values: Sequence[float], points: int = 200) -> list[float]:
+    """``points`` + 1 nearest-rank quantiles, from the minimum to the maximum (a CDF)."""
+    if not values:
+        return []
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    return [round(ordered[round(last * k / points)], 3) for k in range(points + 1)]
+
+
+def report(outcome: Outcome, sizes: Sizes | None = None) -> dict[str, Any]:
+    """The JSON object, with each contender's signatures per second over its median round
+    (``series``) and the thank-you delays as quantiles (``thank_you_delay_quantiles_ms``)."""
     rate = {name: summarise(values) for name, values in outcome.rates.items()}
     results: dict[str, Any] = {RATE: rate}
     for name, values in ((P50, outcome.p50), (P99, outcome.p99)):
         if values:
             results[name] = {OURS: summarise(values), "unit": "ms", "better": "lower"}
-    return {
+    obj: dict[str, Any] = {
         "benchmark": "burst",
         "unit": "JA/s",
         "results": results,
@@ -732,7 +774,39 @@ def report(outcome: Outcome) -> dict[str, Any]:
             "passed": all(c.ok for c in outcome.checks),
             "runs": [_check_json(c) for c in outcome.checks],
         },
+        "series": {
+            name: outcome.series[name][median_index(values)]
+            for name, values in outcome.rates.items()
+            if outcome.series.get(name)
+        },
+        "thank_you_delay_quantiles_ms": quantiles(outcome.delays),
     }
+    if sizes is not None:
+        obj["settings"] = asdict(sizes)
+    return obj
+
+
+def collect(quick: bool, url: str, say: Any) -> dict[str, Any]:
+    """Every round at the default sizes; the JSON object of ``--json`` (its ``exactness``
+    says whether every run counted exactly)."""
+    sizes = sizes_from(quick)
+    return report(measure(sizes, url, say, None), sizes)
+
+
+def sizes_from(
+    quick: bool,
+    rounds: int | None = None,
+    numbers: int | None = None,
+    subscribers: int | None = None,
+) -> Sizes:
+    sizes = QUICK if quick else FULL
+    if rounds:
+        sizes = replace(sizes, rounds=rounds)
+    if numbers:
+        sizes = replace(sizes, numbers=numbers)
+    if subscribers:
+        sizes = replace(sizes, subscribers=subscribers)
+    return sizes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -750,13 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", type=Path, help="add a cProfiled engine round; stats here")
     args = parser.parse_args(args_list)
-    sizes = QUICK if args.quick else FULL
-    if args.rounds:
-        sizes = replace(sizes, rounds=args.rounds)
-    if args.numbers:
-        sizes = replace(sizes, numbers=args.numbers)
-    if args.subscribers:
-        sizes = replace(sizes, subscribers=args.subscribers)
+    sizes = sizes_from(args.quick, args.rounds, args.numbers, args.subscribers)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -768,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = time.monotonic()
     outcome = measure(sizes, args.url, say, args.profile)
-    obj = report(outcome)
+    obj = report(outcome, sizes)
     print(format_table({RATE: obj["results"][RATE]}, obj["ratios"], "JA/s"))
     for name in (P50, P99):
         if name in obj["results"]:

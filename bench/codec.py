@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,9 +34,9 @@ from bench._report import (
     OURS,
     Stats,
     format_table,
-    json_report,
     rate,
     ratios,
+    report_object,
     run_rounds,
     summarise,
 )
@@ -316,26 +317,37 @@ def measure(contenders: dict[str, Work], rounds: int, target: float) -> dict[str
     return {name: summarise(values) for name, values in samples.items()}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.codec", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few rounds, for CI")
-    parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    parser.add_argument("--rounds", type=int, help="alternating rounds (default 15; quick 3)")
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 15)
-    target = 0.01 if args.quick else 0.2
-
+def collect(quick: bool, rounds: int | None = None) -> dict[str, Any]:
+    """Every case, measured; the JSON object of ``--json`` (``rounds`` default 15, quick 3)."""
+    rounds = rounds or (3 if quick else 15)
+    target = 0.01 if quick else 0.2
     check_same_work()
     results: dict[str, dict[str, Stats]] = {}
     all_ratios: dict[str, dict[str, float]] = {}
     for case, contenders in cases().items():
         results[case] = measure(contenders, rounds, target)
         all_ratios[case] = ratios(results[case])
+    obj = report_object("codec", "PDU/s", results, all_ratios)
+    obj["settings"] = {"rounds": rounds, "seconds_per_round": target}
+    return obj
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.codec", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few rounds, for CI")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--rounds", type=int, help="alternating rounds (default 15; quick 3)")
+    args = parser.parse_args(argv)
+    obj = collect(args.quick, args.rounds)
+    settings = obj["settings"]
     peers = "smpplib" + (f", smpp34 {smpp34.__version__}" if smpp34 is not None else "")
-    print(f"codec: {rounds} rounds of ~{target}s each; ja-engine vs {peers}")
-    print(format_table(results, all_ratios, "PDU/s"))
+    print(
+        f"codec: {settings['rounds']} rounds of ~{settings['seconds_per_round']}s each; "
+        f"ja-engine vs {peers}"
+    )
+    print(format_table(obj["results"], obj["ratios"], "PDU/s"))
     if args.json:
-        print(json_report("codec", "PDU/s", results, all_ratios))
+        print(json.dumps(obj, separators=(",", ":")))
     return 0
 
 

@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 import redis
@@ -252,6 +253,19 @@ def report(
     return obj, out_ratios
 
 
+def collect(
+    quick: bool, url: str, progress: Callable[[str], None], rounds: int | None = None
+) -> dict[str, object]:
+    """Every case, measured; the JSON object of ``--json``."""
+    sizes = QUICK if quick else FULL
+    if rounds:
+        sizes = msgspec.structs.replace(sizes, rounds=rounds)
+    results = trio.run(measure, url, sizes, progress)
+    obj, _ = report(results, sizes.memory)
+    obj["settings"] = msgspec.structs.asdict(sizes)
+    return obj
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.counters", description=__doc__.splitlines()[0]
@@ -261,21 +275,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 5, quick 2)")
     parser.add_argument("--url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    if args.rounds:
-        sizes = msgspec.structs.replace(sizes, rounds=args.rounds)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    results = trio.run(measure, args.url, sizes, progress)
-    obj, all_ratios = report(results, sizes.memory)
+    obj: dict[str, Any] = collect(args.quick, args.url, progress, args.rounds)
+    results, all_ratios = obj["results"], obj["ratios"]
     throughput = {c: results[c] for c in ("sign", "sign_many")}
     print(format_table(throughput, all_ratios, "JA/s"))
     for case, per in results.items():
         if case.startswith(("lone", "bytes")):
             figures = ", ".join(
-                f"{name} {s['median']:g} [{s['min']:g} .. {s['max']:g}]" for name, s in per.items()
+                f"{name} {s['median']:g} [{s['min']:g} .. {s['max']:g}]"
+                for name, s in per.items()
+                if name not in ("unit", "better")
             )
             print(f"{case}: {figures}")
     if args.json:

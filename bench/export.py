@@ -21,11 +21,12 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 
 import redis
 import trio
 
-from bench._report import OURS, format_table, json_report, ratios, summarise
+from bench._report import OURS, format_table, ratios, report_object, summarise
 from bench.burst import wipe
 from counters import Keys, Store, StoreConfig, open_store
 from engine.campaigns.export import write_csv
@@ -83,6 +84,66 @@ def _run(url: str, namespace: str, appeal: int, contender: str) -> dict[str, flo
     return result
 
 
+def _measure(
+    url: str, sizes: list[int], rounds: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, list[float]]]]:
+    """(peak MiB, rows per second) by case and contender, a figure per round."""
+    memory: dict[str, dict[str, list[float]]] = {}
+    speed: dict[str, dict[str, list[float]]] = {}
+    client = redis.Redis.from_url(url)
+    try:
+        for size in sizes:
+            namespace = f"benchexport{uuid.uuid4().hex[:8]}"
+            try:
+                appeal = trio.run(_prepare, url, namespace, size)
+                case = f"{size:,} signatures"
+                memory[case] = {OURS: [], NAIVE: []}
+                speed[case] = {OURS: [], NAIVE: []}
+                for _ in range(rounds):
+                    for contender in (OURS, NAIVE):
+                        result = _run(url, namespace, appeal, contender)
+                        if result["rows"] != size:
+                            raise RuntimeError(
+                                f"{contender} exported {result['rows']} of {size} rows"
+                            )
+                        memory[case][contender].append(result["peak_mib"])
+                        speed[case][contender].append(size / result["seconds"])
+            finally:
+                wipe(client, Keys(namespace))
+    finally:
+        client.close()
+    return memory, speed
+
+
+def collect(quick: bool, url: str) -> dict[str, Any]:
+    """Both sizes, measured; the JSON object of ``--json``: peak MiB (lower is better) per
+    size, and rows per second (``rows_per_s`` cases, higher is better)."""
+    sizes = [10_000] if quick else [100_000, 1_000_000]
+    rounds = 1 if quick else ROUNDS
+    memory, speed = _measure(url, sizes, rounds)
+    mem = {c: {k: summarise(v) for k, v in per.items()} for c, per in memory.items()}
+    rps = {c: {k: summarise(v) for k, v in per.items()} for c, per in speed.items()}
+    results: dict[str, Any] = {f"peak_mib {c}": r for c, r in mem.items()}
+    all_ratios = {f"peak_mib {c}": ratios(r, better="lower") for c, r in mem.items()}
+    for case, per in rps.items():
+        results[f"rows_per_s {case}"] = dict(per) | {"unit": "rows/s", "better": "higher"}
+        all_ratios[f"rows_per_s {case}"] = ratios(per)
+    obj = report_object("export", "MiB", results, all_ratios, better="lower")
+    obj["settings"] = {"rounds": rounds, "signatures": sizes}
+    return obj
+
+
+def _table(obj: dict[str, Any], prefix: str, unit: str) -> str:
+    """The human-readable table of the cases named ``prefix`` + size."""
+    results = {
+        case.removeprefix(prefix): {n: s for n, s in per.items() if n in (OURS, NAIVE)}
+        for case, per in obj["results"].items()
+        if case.startswith(prefix)
+    }
+    vs = {case.removeprefix(prefix): r for case, r in obj["ratios"].items()}
+    return format_table(results, vs, unit)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["child"]:
@@ -93,39 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     ns = parser.parse_args(args)
-    sizes = [10_000] if ns.quick else [100_000, 1_000_000]
-    rounds = 1 if ns.quick else ROUNDS
-    memory: dict[str, dict[str, list[float]]] = {}
-    speed: dict[str, dict[str, list[float]]] = {}
-    client = redis.Redis.from_url(ns.url)
     try:
-        for size in sizes:
-            namespace = f"benchexport{uuid.uuid4().hex[:8]}"
-            try:
-                appeal = trio.run(_prepare, ns.url, namespace, size)
-                case = f"{size:,} signatures"
-                memory[case] = {OURS: [], NAIVE: []}
-                speed[case] = {OURS: [], NAIVE: []}
-                for _ in range(rounds):
-                    for contender in (OURS, NAIVE):
-                        result = _run(ns.url, namespace, appeal, contender)
-                        if result["rows"] != size:
-                            print(f"{contender} exported {result['rows']} of {size} rows")
-                            return 1
-                        memory[case][contender].append(result["peak_mib"])
-                        speed[case][contender].append(size / result["seconds"])
-            finally:
-                wipe(client, Keys(namespace))
-    finally:
-        client.close()
-    mem = {c: {k: summarise(v) for k, v in per.items()} for c, per in memory.items()}
-    rps = {c: {k: summarise(v) for k, v in per.items()} for c, per in speed.items()}
-    print(format_table(mem, {c: ratios(r, better="lower") for c, r in mem.items()}, "peak MiB"))
-    print(format_table(rps, {c: ratios(r) for c, r in rps.items()}, "rows/s"))
+        obj = collect(ns.quick, ns.url)
+    except RuntimeError as exc:
+        print(exc)
+        return 1
+    print(_table(obj, "peak_mib ", "peak MiB"))
+    print(_table(obj, "rows_per_s ", "rows/s"))
     if ns.json:
-        results = {f"peak_mib {c}": r for c, r in mem.items()}
-        peak_ratios = {f"peak_mib {c}": ratios(r, better="lower") for c, r in mem.items()}
-        print(json_report("export", "MiB", results, peak_ratios, better="lower"))
+        print(json.dumps(obj, separators=(",", ":")))
     return 0
 
 

@@ -3,47 +3,56 @@
 ``python -m bench.fanout [--quick] [--json] [--rounds N] [--messages N] [--url URL]
 [--binds N] [--processes N] [--profile FILE]``
 
-Cases:
+Two cases, in alternating rounds, each with every contender: ``receipts_on``, the headline
+(every submit_sm asks for a receipt, registered_delivery=1, and the simulator sends each
+one 1 to 3 s later; every real carrier sends them), and ``receipts_off`` (no receipt is asked
+for by the peers, and the simulator sends none to anyone). Figures per case:
 
-* ``fanout`` (msg/s, median of rounds): the engine as an operator runs it (``python -m engine
-  run FILE``, ``bench._engine_procs``), with the rate limit lifted (1,000,000/s and a burst of
-  1000 per bind), ``--binds`` binds (default 4) with a window of 512 each, Redis on loopback.
-  Two contenders: ``ja-engine``, one process holding every bind, and ``ja-engine xN``,
-  ``--processes`` processes (default 2) sharing the binds between them and the queue through
-  the lanes' consumer group (the design's scale-out). Before each round ``--messages``
-  messages are queued (one redis-py pipeline, outside the clock) in a staging stream; once
-  every bind is up they are moved into the bulk lane with one ``RENAME`` and the clock starts;
-  it stops when the lane is empty: every message read from the durable queue, its attempt
-  recorded, submitted, acknowledged by submit_sm_resp, its message id stored and its entry
-  acknowledged and deleted (the engines' ``sent`` counters must add up to the count). The
-  peers (``bench._peers``: smpplib, aiosmpplib, smpp34 where they install) each send the same
-  messages, one process each, to a simulator of their own and wait for every submit_sm_resp;
-  their clock also runs from bound to the last response. smpplib, a blocking client, sends an
-  eighth of the messages (its rate is what is compared; the full count would add minutes to a
-  run on a busy machine).
-* ``client_cpu_per_message`` (us/msg, lower is better): CPU time of the sending processes,
-  every thread, while the clock ran, per message: for us every engine process (the Trio
-  thread plus the Redis worker threads; not redis-server), for the peers their whole process
-  (smpp34's tokio threads included). On a shared, noisy machine this moves far less than the
-  rates do.
-* ``submit_p99_half_load`` (ms, lower is better): the engine again, in this process (one
-  engine holding every bind), its binds' rate set to half the best median ``fanout`` figure
-  (split across the binds, burst 1% of a second), sending
-  half the messages; the p99 of ``ja_smpp_response_duration_seconds{carrier="sim"}``,
-  **interpolated linearly inside the histogram bucket** that holds it (as Prometheus'
-  ``histogram_quantile`` does). The human-readable report adds the bucket's upper bound and
-  the exact p99 of the same observations (recorded beside the histogram by this benchmark).
+* ``fanout_<case>`` (msg/s, median of rounds): the engine as an operator runs it (``python
+  -m engine run FILE``, ``bench._engine_procs``), with the rate limit lifted (1,000,000/s and
+  a burst of 1000 per bind), ``--binds`` binds (default 4) with a window of 512 each, Redis on
+  loopback. Two contenders: ``ja-engine``, one process holding every bind, and ``ja-engine
+  xN``, ``--processes`` processes (default 2) sharing the binds between them and the queue
+  through the lanes' consumer group (the design's scale-out). Before each round
+  ``--messages`` messages are queued (one redis-py pipeline, outside the clock) in a staging
+  stream; once every bind is up they are moved into the bulk lane with one ``RENAME`` and the
+  clock starts; it stops when the lane is empty: every message read from the durable queue,
+  its attempt recorded, submitted, acknowledged by submit_sm_resp, its message id stored and
+  its entry acknowledged and deleted (the engines' ``sent`` counters must add up to the
+  count). The peers (``bench._peers``: smpplib, aiosmpplib, smpp34 where they install) each
+  send the same messages, one process each, to a simulator of their own and wait for every
+  submit_sm_resp, acknowledging every receipt that arrives meanwhile; their clock also runs
+  from bound to the last response. smpplib, a blocking client, sends an eighth of the
+  messages (its rate is what is compared; the full count would add minutes to a run).
+* ``client_cpu_per_message_<case>`` (us/msg, lower is better): CPU time of the sending
+  processes, every thread, while the clock ran, per message: for us every engine process
+  (the Trio thread plus the Redis worker threads; not redis-server), for the peers their
+  whole process (smpp34's tokio threads included). On a shared, noisy machine this moves far
+  less than the rates do.
+* ``submit_p99_half_load`` (ms, lower is better; receipts on): both engine contenders again,
+  their binds' rates adding up to half the best median ``fanout_receipts_on`` figure (burst
+  1% of a second), sending half the messages; the p99 of the processes'
+  ``ja_smpp_response_duration_seconds{carrier="sim"}`` added up, **interpolated linearly
+  inside the histogram bucket** that holds it (as Prometheus' ``histogram_quantile`` does).
+
+Throughput over time (``series`` in the JSON, for the charts): every contender's simulator
+serves its metrics, and ``bench._sampler`` reads them every ``sample_every`` seconds while
+the contender runs: submits accepted, receipts acknowledged, ESME_RMSGQFUL answers and the
+receipts queued in the simulator, per interval; the median round's series is kept.
 
 Every run gets a fresh simulator process (``python -m smpp.simulator``: one account, no
-throughput limit, window 5000, receipts and replies off, ledger off), so no run inherits
+throughput limit, window 5000, replies off, ledger off, its deliver_sm window and receipt
+queue at their defaults: 64 per bind, pushing back past 100,000 queued), so no run inherits
 another's state. Contenders alternate within each round (ja-engine, ja-engine xN, smpplib,
-aiosmpplib, smpp34). Redis: ``--url``, else ``REDIS_URL``, else redis://127.0.0.1:6379/0; each round
-uses a namespace of its own, deleted afterwards. Speed is reported, never asserted.
+aiosmpplib, smpp34). Redis: ``--url``, else ``REDIS_URL``, else redis://127.0.0.1:6379/0;
+each round uses a namespace of its own, deleted afterwards. Speed is reported, never
+asserted.
 
-The engine sends registered_delivery=1 (it always asks for receipts; the simulator sends
-none), the peers 0; the PDUs are otherwise the same: sender 4777 (TON 3), an international
-number, 100 GSM characters. ``--profile FILE`` adds one engine round under cProfile (not
-counted) and prints its top functions.
+The engine sends registered_delivery=1 in both cases (it always asks for receipts; with
+receipts off the simulator sends none); the peers 1 with receipts on, else 0. The PDUs are
+otherwise the same: sender 4777 (TON 3), an international number, 100 GSM characters.
+``--profile FILE`` adds one engine round (receipts on) under cProfile (not counted) and
+prints its top functions.
 """
 
 from __future__ import annotations
@@ -70,20 +79,29 @@ from typing import Any
 import redis
 import trio
 
-from bench._engine_procs import line_after, process_cpu_seconds, run_processes, stage
+from bench._engine_procs import process_cpu_seconds, run_processes, stage, startup_lines
 from bench._peers import DEST_FIRST, SHORT_CODE, TEXT, missing
-from bench._report import OURS, Stats, format_table, ratios, summarise
+from bench._report import OURS, Stats, format_table, median_index, ratios, summarise
+from bench._sampler import Sampler, Series, empty_series, series
 from counters import Keys, Lane, OutboundMessage
 from counters.records import encode
 from engine.app import open_engine
 from engine.config import Config, parse_config
 from engine.metrics import Metrics
 
-__all__ = ["Sizes", "histogram_quantile", "main"]
+__all__ = ["CASES", "Sizes", "collect", "histogram_quantile", "main", "measure", "report"]
 
 FANOUT = "fanout"
 LATENCY = "submit_p99_half_load"
 CPU = "client_cpu_per_message"
+RECEIPTS_ON = "receipts_on"
+RECEIPTS_OFF = "receipts_off"
+CASES = (RECEIPTS_ON, RECEIPTS_OFF)
+"""Receipts on is the headline (every real carrier sends them); off is the second case."""
+RECEIPT_DELAY = 1.0
+RECEIPT_JITTER = 2.0
+"""Receipts come 1 to 3 s after their submit (a handset in coverage), so that they load
+every contender for nearly the whole run instead of only its last seconds."""
 PEER_ORDER = ("smpplib", "aiosmpplib", "smpp34")
 SLOW_PEERS = {"smpplib": 8}
 """Peers sent 1/N of the messages, because they would take minutes otherwise."""
@@ -98,6 +116,8 @@ class Sizes:
     """Engine processes of the scaled-out contender (1: measure one process only)."""
     window: int = 512
     burst: int = 1000
+    sample_every: float = 0.5
+    """Seconds between two readings of the simulator's counters (throughput over time)."""
 
     def for_peer(self, peer: str) -> int:
         return max(1, self.messages // SLOW_PEERS.get(peer, 1))
@@ -108,7 +128,7 @@ class Sizes:
 
 
 FULL = Sizes(rounds=3, messages=200_000)
-QUICK = Sizes(rounds=1, messages=2_000)
+QUICK = Sizes(rounds=1, messages=2_000, sample_every=0.05)
 
 
 def scaled(sizes: Sizes) -> str:
@@ -116,7 +136,17 @@ def scaled(sizes: Sizes) -> str:
     return f"{OURS} x{sizes.processes}"
 
 
+def fanout_case(receipts: str) -> str:
+    return f"{FANOUT}_{receipts}"
+
+
+def cpu_case(receipts: str) -> str:
+    return f"{CPU}_{receipts}"
+
+
 SIMULATOR_TOML = """\
+metrics_port = 0
+
 [[accounts]]
 system_id = "ja"
 password = "pw"
@@ -125,7 +155,9 @@ max_binds = 16
 window = 5000
 
 [receipts]
-enabled = false
+enabled = {receipts}
+delay = {delay}
+jitter = {jitter}
 
 [handsets]
 count = 2000000
@@ -165,14 +197,33 @@ burst = {burst}
 # --- the simulator ----------------------------------------------------------------------------
 
 
+def simulator_toml(receipts: bool) -> str:
+    return SIMULATOR_TOML.format(
+        first=DEST_FIRST,
+        receipts=str(receipts).lower(),
+        delay=RECEIPT_DELAY,
+        jitter=RECEIPT_JITTER,
+    )
+
+
 @dataclass
 class SimulatorProcess:
     host: str
     port: int
     pid: int
+    metrics_url: str | None = None
+    """Its Prometheus metrics, when the configuration sets ``metrics_port``."""
 
     def cpu_seconds(self) -> float:
         return process_cpu_seconds(self.pid)
+
+    def sampler(self, every: float) -> Sampler:
+        """A started ``Sampler`` of this simulator's counters (``stop()`` it for the series)."""
+        if self.metrics_url is None:
+            raise RuntimeError("the simulator serves no metrics: set metrics_port")
+        sampler = Sampler(self.metrics_url, every)
+        sampler.start()
+        return sampler
 
 
 @contextmanager
@@ -187,12 +238,17 @@ def simulator(config: Path, timeout: float = 20.0) -> Iterator[SimulatorProcess]
         )
         try:
             assert process.stdout is not None
-            host_port = _listening(process.stdout, timeout)
-            if host_port is None:
+            prefixes = ["listening on "]
+            if "metrics_port" in config.read_text():
+                prefixes.append("metrics on ")  # printed first, but read in the same pass
+            lines = startup_lines(process.stdout, prefixes, time.monotonic() + timeout)
+            host_port = _host_port(lines.get("listening on "))
+            if host_port is None or len(lines) < len(prefixes):
                 log.seek(0)
                 tail = log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"the simulator did not start listening:\n{tail}")
-            yield SimulatorProcess(host_port[0], host_port[1], process.pid)
+            metrics_url = lines.get("metrics on ")
+            yield SimulatorProcess(host_port[0], host_port[1], process.pid, metrics_url)
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -205,8 +261,7 @@ def simulator(config: Path, timeout: float = 20.0) -> Iterator[SimulatorProcess]
                 process.stdout.close()
 
 
-def _listening(stdout: Any, timeout: float) -> tuple[str, int] | None:
-    where = line_after(stdout, "listening on ", time.monotonic() + timeout)
+def _host_port(where: str | None) -> tuple[str, int] | None:
     if where is None:
         return None
     host, _, port = where.rpartition(":")
@@ -351,6 +406,7 @@ class EnginesRun:
     simulator_cpu: float
     round_trips: list[tuple[float, float]] = field(repr=False)
     """The submit round-trip histogram, every process added up (upper bound, cumulative)."""
+    series: Series = field(repr=False)
 
 
 def run_engines(
@@ -385,11 +441,16 @@ def run_engines(
                 if numbers
             ]  # fmt: skip
             sim0 = sim.cpu_seconds()
-            run = run_processes(client, keys, configs, count, limit=60.0 + count / 1000.0)
+            sampler = sim.sampler(sizes.sample_every)
+            try:
+                run = run_processes(client, keys, configs, count, limit=60.0 + count / 1000.0)
+            finally:
+                samples = sampler.stop()
             sim_cpu = sim.cpu_seconds() - sim0
     finally:
         wipe(client, keys)
-    return EnginesRun(run.rate, run.cpu, sim_cpu / count, run.round_trips)
+    over_time = series(samples, run.elapsed)
+    return EnginesRun(run.rate, run.cpu, sim_cpu / count, run.round_trips, over_time)
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -402,22 +463,27 @@ class PeerRun:
     """Seconds of the peer process's CPU per message, every thread, while its clock ran."""
     simulator_cpu: float = 0.0
     error: str | None = None
+    series: Series | None = field(default=None, repr=False)
 
 
-def run_peer(sim_config: Path, peer: str, sizes: Sizes) -> PeerRun:
+def run_peer(sim_config: Path, peer: str, sizes: Sizes, *, receipts: bool) -> PeerRun:
     """One peer run in a process of its own, against a simulator of its own."""
     count = sizes.for_peer(peer)
     with simulator(sim_config) as sim:
         argv = [sys.executable, "-m", "bench._peers", peer, "--host", sim.host]
         argv += ["--port", str(sim.port), "--messages", str(count)]
         argv += ["--binds", str(sizes.binds), "--window", str(sizes.window)]
+        argv += ["--receipts"] if receipts else []
         sim0 = sim.cpu_seconds()
+        sampler = sim.sampler(sizes.sample_every)
         try:
             done = subprocess.run(
                 argv, capture_output=True, text=True, timeout=120.0 + count / 500.0, check=False
             )
         except subprocess.TimeoutExpired:
             return PeerRun(None, error=f"{peer}: no result within the time limit")
+        finally:
+            samples = sampler.stop()
         sim_cpu = sim.cpu_seconds() - sim0
     result = _last_json(done.stdout)
     if result is None:
@@ -427,7 +493,9 @@ def run_peer(sim_config: Path, peer: str, sizes: Sizes) -> PeerRun:
         return PeerRun(None, error=str(result["error"]))
     if result["errors"]:
         return PeerRun(None, error=f"{result['errors']} submits were refused")
-    return PeerRun(float(result["rate"]), float(result["cpu"]) / count, sim_cpu / count)
+    rate, cpu = float(result["rate"]), float(result["cpu"]) / count
+    over_time = series(samples, float(result["elapsed"]))
+    return PeerRun(rate, cpu, sim_cpu / count, series=over_time)
 
 
 def _last_json(stdout: str) -> dict[str, Any] | None:
@@ -481,6 +549,8 @@ class LatencyRun:
     p99_ms: float
     bucket_le_ms: float
     achieved_rate: float
+    buckets: list[tuple[float, float]] = field(repr=False)
+    """The submit round-trip histogram: (upper bound in seconds, cumulative count)."""
 
 
 def run_latency(
@@ -504,90 +574,173 @@ def run_latency(
         burst=max(1, round(per_bind / 100)),
     )
     p99, bucket = bucket_quantile(run.round_trips, 0.99)
-    return LatencyRun(p99 * 1000, bucket * 1000, run.rate)
+    return LatencyRun(p99 * 1000, bucket * 1000, run.rate, run.round_trips)
 
 
 # --- the run ----------------------------------------------------------------------------------
 
 
 @dataclass
-class Outcome:
-    samples: dict[str, list[float]]
+class CaseRuns:
+    """One case (receipts on or off): each contender's figures, one entry per round."""
+
+    rates: dict[str, list[float]]
     cpu: dict[str, list[float]]
+    """Client CPU, us per message."""
+    series: dict[str, list[Series]]
+
+    @classmethod
+    def for_contenders(cls, names: Sequence[str]) -> CaseRuns:
+        return cls({n: [] for n in names}, {n: [] for n in names}, {n: [] for n in names})
+
+    def add(self, name: str, rate: float, cpu: float, series: Series | None) -> None:
+        self.rates[name].append(rate)
+        self.cpu[name].append(cpu * 1e6)
+        self.series[name].append(series or empty_series())
+
+    def drop(self, name: str) -> None:
+        del self.rates[name], self.cpu[name], self.series[name]
+
+
+@dataclass
+class Outcome:
+    cases: dict[str, CaseRuns]
+    """By case name (``CASES``), the headline first."""
     latency: dict[str, list[LatencyRun]]
     half_load: str
     skipped: dict[str, str]
     notes: list[str]
 
 
+@dataclass
+class _Round:
+    """What one round of one case needs."""
+
+    sim_config: Path
+    receipts: bool
+    client: redis.Redis
+    url: str
+    sizes: Sizes
+    failures: dict[str, list[str]]
+
+
+def _run_contenders(
+    engines: dict[str, int], runs: CaseRuns, peers: Sequence[str], ctx: _Round
+) -> list[str]:
+    """Every contender once, in the fixed order; returns one progress phrase per contender."""
+    line = []
+    for name, processes in engines.items():
+        ours = run_engines(ctx.sim_config, ctx.client, ctx.url, ctx.sizes, processes)
+        runs.add(name, ours.rate, ours.cpu, ours.series)
+        line.append(_phrase(name, ours.rate, ours.cpu, ours.simulator_cpu, ours.series))
+    for peer in peers:
+        got = run_peer(ctx.sim_config, peer, ctx.sizes, receipts=ctx.receipts)
+        if got.rate is None:
+            ctx.failures.setdefault(peer, []).append(got.error or "failed")
+            line.append(f"{peer} failed: {got.error}")
+            continue
+        runs.add(peer, got.rate, got.cpu, got.series)
+        line.append(_phrase(peer, got.rate, got.cpu, got.simulator_cpu, got.series))
+    return line
+
+
+def _phrase(name: str, rate: float, cpu: float, sim_cpu: float, series: Series | None) -> str:
+    text = (
+        f"{name} {rate:,.0f} msg/s (CPU {cpu * 1e6:.1f} us/msg, simulator {sim_cpu * 1e6:.1f} "
+        "us/msg"
+    )
+    if series is not None and series["totals"]["receipts"]:
+        totals = series["totals"]
+        text += f"; {totals['receipts']:,.0f} receipts taken, {totals['rmsgqful']:,.0f} RMSGQFUL"
+    return text + ")"
+
+
+def _settle_failures(
+    case: str, runs: CaseRuns, failures: dict[str, list[str]], rounds: int
+) -> tuple[list[str], dict[str, str]]:
+    """Notes for peers that failed some rounds; the peers that failed every round are dropped
+    from the case and returned as skipped."""
+    notes: list[str] = []
+    skipped: dict[str, str] = {}
+    for peer, errors in failures.items():
+        if runs.rates[peer]:
+            notes.append(f"{peer}, {case}: {len(errors)} of {rounds} runs failed ({errors[0]})")
+        else:
+            skipped[f"{peer} ({case})"] = "; ".join(sorted(set(errors)))
+            runs.drop(peer)
+    return notes, skipped
+
+
 def measure(sizes: Sizes, url: str, say: Any, profile_to: Path | None = None) -> Outcome:
+    """Alternating rounds of every case and contender, then the half-load latency rounds."""
     skipped = {peer: why for peer in PEER_ORDER if (why := missing(peer)) is not None}
     engines = {OURS: 1}
     if sizes.processes > 1:
         engines[scaled(sizes)] = sizes.processes
-    samples: dict[str, list[float]] = {name: [] for name in engines}
-    samples.update((p, []) for p in PEER_ORDER if p not in skipped)
-    cpu: dict[str, list[float]] = {name: [] for name in samples}
-    failures: dict[str, list[str]] = {}
+    peers = [p for p in PEER_ORDER if p not in skipped]
+    cases = {case: CaseRuns.for_contenders([*engines, *peers]) for case in CASES}
+    failures: dict[str, dict[str, list[str]]] = {case: {} for case in CASES}
     notes: list[str] = []
-    latency: dict[str, list[LatencyRun]] = {name: [] for name in engines}
     client = redis.Redis.from_url(url)
     with tempfile.TemporaryDirectory() as tmp:
-        sim_config = Path(tmp) / "simulator.toml"
-        sim_config.write_text(SIMULATOR_TOML.format(first=DEST_FIRST))
+        configs = {case: Path(tmp) / f"simulator-{case}.toml" for case in CASES}
+        for case, path in configs.items():
+            path.write_text(simulator_toml(case == RECEIPTS_ON))
         try:
             for r in range(1, sizes.rounds + 1):
-                line = []
-                for name, processes in engines.items():
-                    ours = run_engines(sim_config, client, url, sizes, processes)
-                    samples[name].append(ours.rate)
-                    cpu[name].append(ours.cpu * 1e6)
-                    line.append(
-                        f"{name} {ours.rate:,.0f} msg/s (CPU {ours.cpu * 1e6:.1f} us/msg, "
-                        f"simulator {ours.simulator_cpu * 1e6:.1f} us/msg)"
-                    )
-                for peer in [p for p in PEER_ORDER if p in samples]:
-                    got = run_peer(sim_config, peer, sizes)
-                    if got.rate is None:
-                        failures.setdefault(peer, []).append(got.error or "failed")
-                        line.append(f"{peer} failed: {got.error}")
-                        continue
-                    samples[peer].append(got.rate)
-                    cpu[peer].append(got.cpu * 1e6)
-                    line.append(
-                        f"{peer} {got.rate:,.0f} (CPU {got.cpu * 1e6:.1f} us/msg, "
-                        f"simulator {got.simulator_cpu * 1e6:.1f} us/msg)"
-                    )
-                say(f"round {r}/{sizes.rounds}: " + "; ".join(line))
-            for peer, errors in failures.items():
-                if samples[peer]:
-                    notes.append(
-                        f"{peer}: {len(errors)} of {sizes.rounds} runs failed ({errors[0]})"
-                    )
-                else:
-                    skipped[peer] = "; ".join(sorted(set(errors)))
-                    del samples[peer], cpu[peer]
-            target = max(statistics.median(samples[name]) for name in engines) / 2
-            for r in range(1, sizes.rounds + 1):
-                line = []
-                for name, processes in engines.items():
-                    run = run_latency(sim_config, client, url, sizes, processes, target)
-                    latency[name].append(run)
-                    line.append(
-                        f"{name} {run.achieved_rate:,.0f} msg/s: p99 {run.p99_ms:.2f} ms "
-                        f"(bucket le {run.bucket_le_ms:g} ms)"
-                    )
-                say(f"latency {r}/{sizes.rounds}, offered {target:,.0f} msg/s: " + "; ".join(line))
-            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds"
+                for case in CASES:
+                    receipts = case == RECEIPTS_ON
+                    ctx = _Round(configs[case], receipts, client, url, sizes, failures[case])
+                    line = _run_contenders(engines, cases[case], peers, ctx)
+                    say(f"round {r}/{sizes.rounds}, {case.replace('_', ' ')}: " + "; ".join(line))
+            for case in CASES:
+                more_notes, more_skipped = _settle_failures(
+                    case, cases[case], failures[case], sizes.rounds
+                )
+                notes += more_notes
+                skipped |= more_skipped
+            target = max(statistics.median(cases[RECEIPTS_ON].rates[name]) for name in engines) / 2
+            on = configs[RECEIPTS_ON]
+            latency = _latency_rounds(on, client, url, sizes, engines, target, say)
+            half_load = f"half load: {target:,.0f} msg/s over {sizes.binds} binds, receipts on"
             if profile_to is not None:
-                profile = cProfile.Profile()
-                run_ours(sim_config, client, url, sizes, count=sizes.messages, profile=profile)
-                profile.dump_stats(str(profile_to))
-                stats = pstats.Stats(str(profile_to))
-                stats.sort_stats("tottime").print_stats(30)
+                _profile(configs[RECEIPTS_ON], client, url, sizes, profile_to)
         finally:
             client.close()
-    return Outcome(samples, cpu, latency, half_load, skipped, notes)
+    return Outcome(cases, latency, half_load, skipped, notes)
+
+
+def _latency_rounds(
+    sim_config: Path,
+    client: redis.Redis,
+    url: str,
+    sizes: Sizes,
+    engines: dict[str, int],
+    target: float,
+    say: Any,
+) -> dict[str, list[LatencyRun]]:
+    latency: dict[str, list[LatencyRun]] = {name: [] for name in engines}
+    for r in range(1, sizes.rounds + 1):
+        line = []
+        for name, processes in engines.items():
+            run = run_latency(sim_config, client, url, sizes, processes, target)
+            latency[name].append(run)
+            line.append(
+                f"{name} {run.achieved_rate:,.0f} msg/s: p99 {run.p99_ms:.2f} ms "
+                f"(bucket le {run.bucket_le_ms:g} ms)"
+            )
+        say(f"latency {r}/{sizes.rounds}, offered {target:,.0f} msg/s: " + "; ".join(line))
+    return latency
+
+
+def _profile(
+    sim_config: Path, client: redis.Redis, url: str, sizes: Sizes, profile_to: Path
+) -> None:
+    profile = cProfile.Profile()
+    run_ours(sim_config, client, url, sizes, count=sizes.messages, profile=profile)
+    profile.dump_stats(str(profile_to))
+    stats = pstats.Stats(str(profile_to))
+    stats.sort_stats("tottime").print_stats(30)
 
 
 def _peer_ratios(results: dict[str, Stats], ours: str, better: Any = "higher") -> dict[str, float]:
@@ -596,30 +749,114 @@ def _peer_ratios(results: dict[str, Stats], ours: str, better: Any = "higher") -
     return ratios(mine, ours=ours, better=better)
 
 
-def report(outcome: Outcome) -> dict[str, Any]:
-    """The JSON object of design.md ("Benchmarks")."""
-    fanout = {name: summarise(values) for name, values in outcome.samples.items()}
+def report(outcome: Outcome, sizes: Sizes | None = None) -> dict[str, Any]:
+    """The JSON object of design.md ("Benchmarks"), with the headline case named, the
+    throughput over time of each contender's median round (``series``) and the half-load
+    round-trip histograms of the last latency round (``latency_buckets``: [upper bound in
+    seconds, cumulative count], null for +Inf)."""
+    results: dict[str, Any] = {}
+    all_ratios: dict[str, dict[str, float]] = {}
+    series: dict[str, dict[str, Series]] = {}
+    for case, runs in outcome.cases.items():
+        rate = {name: summarise(values) for name, values in runs.rates.items()}
+        per_message = {name: summarise(values) for name, values in runs.cpu.items()}
+        results[fanout_case(case)] = rate
+        results[cpu_case(case)] = dict(per_message) | {"unit": "us/msg", "better": "lower"}
+        all_ratios[fanout_case(case)] = _peer_ratios(rate, OURS)
+        all_ratios[cpu_case(case)] = _peer_ratios(per_message, OURS, better="lower")
+        for name in rate:
+            if name != OURS and name not in PEER_ORDER:
+                all_ratios[f"{fanout_case(case)} {name}"] = _peer_ratios(rate, name)
+        series[fanout_case(case)] = {
+            name: runs.series[name][median_index(values)] for name, values in runs.rates.items()
+        }
     p99: dict[str, Any] = {
         name: summarise([run.p99_ms for run in runs]) for name, runs in outcome.latency.items()
     }
-    p99 |= {"unit": "ms", "better": "lower"}
-    per_message = {name: summarise(values) for name, values in outcome.cpu.items()}
-    cpu: dict[str, Any] = dict(per_message) | {"unit": "us/msg", "better": "lower"}
+    results[LATENCY] = p99 | {"unit": "ms", "better": "lower"}
     obj: dict[str, Any] = {
         "benchmark": FANOUT,
         "unit": "msg/s",
-        "results": {FANOUT: fanout, CPU: cpu, LATENCY: p99},
-        "ratios": {
-            FANOUT: _peer_ratios(fanout, OURS),
-            CPU: _peer_ratios(per_message, OURS, better="lower"),
+        "headline": fanout_case(RECEIPTS_ON),
+        "results": results,
+        "ratios": all_ratios,
+        "series": series,
+        "latency_buckets": {
+            name: [[le if math.isfinite(le) else None, n] for le, n in runs[-1].buckets]
+            for name, runs in outcome.latency.items()
         },
+        "half_load": outcome.half_load,
     }
-    for name in fanout:
-        if name != OURS and name not in PEER_ORDER:
-            obj["ratios"][f"{FANOUT} {name}"] = _peer_ratios(fanout, name)
+    if sizes is not None:
+        obj["settings"] = settings(sizes)
     if outcome.skipped:
         obj["skipped"] = outcome.skipped
+    if outcome.notes:
+        obj["notes"] = outcome.notes
     return obj
+
+
+def settings(sizes: Sizes) -> dict[str, Any]:
+    return {
+        "rounds": sizes.rounds,
+        "messages": sizes.messages,
+        "smpplib_messages": sizes.for_peer("smpplib"),
+        "binds": sizes.binds,
+        "window": sizes.window,
+        "processes": sizes.processes,
+        "receipt_delay_s": [RECEIPT_DELAY, RECEIPT_DELAY + RECEIPT_JITTER],
+        "sample_every_s": sizes.sample_every,
+    }
+
+
+def collect(quick: bool, url: str, say: Any) -> dict[str, Any]:
+    """Both cases, measured at the default sizes; the JSON object of ``--json``."""
+    sizes = QUICK if quick else FULL
+    return report(measure(sizes, url, say), sizes)
+
+
+def sizes_from(args: argparse.Namespace) -> Sizes:
+    sizes = QUICK if args.quick else FULL
+    if args.rounds:
+        sizes = replace(sizes, rounds=args.rounds)
+    if args.messages:
+        sizes = replace(sizes, messages=args.messages)
+    if args.binds:
+        sizes = replace(sizes, binds=args.binds)
+    if args.processes:
+        sizes = replace(sizes, processes=args.processes)
+    return replace(sizes, processes=min(sizes.processes, sizes.binds))  # a bind each at least
+
+
+def print_report(obj: dict[str, Any]) -> None:
+    """The human-readable tables, one block per case, then CPU and latency lines."""
+    for case in CASES:
+        key = fanout_case(case)
+        print(format_table({key: obj["results"][key]}, obj["ratios"], "msg/s"))
+        for ratio_key, vs_peers in obj["ratios"].items():
+            if ratio_key.startswith(f"{key} "):
+                line = ", ".join(f"{k} {v:.2f}x" for k, v in vs_peers.items())
+                print(f"  {ratio_key.removeprefix(key + ' ')} {line}")
+        figures = ", ".join(
+            f"{name} {s['median']:.1f}"
+            for name, s in obj["results"][cpu_case(case)].items()
+            if name not in ("unit", "better")
+        )
+        vs = ", ".join(f"{k} {v:.2f}x" for k, v in obj["ratios"][cpu_case(case)].items())
+        print(f"{cpu_case(case)} (us of client CPU per message, lower is better): {figures}; {vs}")
+    p99 = ", ".join(
+        f"{name} {stats['median']:g} [{stats['min']:g} .. {stats['max']:g}]"
+        for name, stats in obj["results"][LATENCY].items()
+        if name not in ("unit", "better")
+    )
+    print(
+        f"{LATENCY} (ms, lower is better; interpolated in the histogram bucket): {p99}; "
+        f"{obj['half_load']}"
+    )
+    for note in obj.get("notes", []):
+        print(note)
+    for peer, why in obj.get("skipped", {}).items():
+        print(f"{peer}: not measured: {why}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -637,16 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", type=Path, help="add a cProfiled engine round; stats here")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    if args.rounds:
-        sizes = replace(sizes, rounds=args.rounds)
-    if args.messages:
-        sizes = replace(sizes, messages=args.messages)
-    if args.binds:
-        sizes = replace(sizes, binds=args.binds)
-    if args.processes:
-        sizes = replace(sizes, processes=args.processes)
-    sizes = replace(sizes, processes=min(sizes.processes, sizes.binds))  # a bind each at least
+    sizes = sizes_from(args)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -654,36 +882,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(
         f"fanout: {sizes.rounds} rounds, {sizes.messages:,} messages "
         f"(smpplib {sizes.for_peer('smpplib'):,}), {sizes.binds} binds x window {sizes.window}, "
-        f"engine in 1 and {sizes.processes} processes"
+        f"engine in 1 and {sizes.processes} processes, receipts on then off"
     )
-    outcome = measure(sizes, args.url, say, args.profile)
-    obj = report(outcome)
-    results: dict[str, dict[str, Stats]] = {FANOUT: obj["results"][FANOUT]}
-    print(format_table(results, obj["ratios"], "msg/s"))
-    for key, vs_peers in obj["ratios"].items():
-        if key.startswith(f"{FANOUT} "):
-            line = ", ".join(f"{k} {v:.2f}x" for k, v in vs_peers.items())
-            print(f"  {key.removeprefix(FANOUT + ' ')} {line}")
-    figures = ", ".join(
-        f"{name} {s['median']:.1f}"
-        for name, s in obj["results"][CPU].items()
-        if name not in ("unit", "better")
-    )
-    vs = ", ".join(f"{k} {v:.2f}x" for k, v in obj["ratios"][CPU].items())
-    print(f"{CPU} (us of client CPU per message, lower is better, median): {figures}; {vs}")
-    p99 = ", ".join(
-        f"{name} {stats['median']:g} [{stats['min']:g} .. {stats['max']:g}]"
-        for name, stats in obj["results"][LATENCY].items()
-        if name not in ("unit", "better")
-    )
-    print(
-        f"{LATENCY} (ms, lower is better; interpolated in the histogram bucket): {p99}; "
-        f"{outcome.half_load}"
-    )
-    for note in outcome.notes:
-        print(note)
-    for peer, why in outcome.skipped.items():
-        print(f"{peer}: not measured: {why}")
+    obj = report(measure(sizes, args.url, say, args.profile), sizes)
+    print_report(obj)
     if args.json:
         print(json.dumps(obj, separators=(",", ":")))
     return 0

@@ -32,6 +32,7 @@ Goals (issue 3): 60,000/s receipts off, 30,000/s receipts and replies on.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import struct
 import subprocess
@@ -44,7 +45,7 @@ from typing import Any
 
 import trio
 
-from bench._report import OURS, Stats, format_table, json_report, ratios, summarise
+from bench._report import OURS, Stats, format_table, ratios, report_object, summarise
 from smpp.codec import encode_pdu
 from smpp.constants import CommandId
 from smpp.pdu import BindTransceiver, DeliverSM, DeliverSMResp, SubmitSM, SubmitSMResp
@@ -361,11 +362,10 @@ async def smpplib_case(n: int, rounds: int) -> list[float]:
         return [await trio.to_thread.run_sync(smpplib_round, port, n) for _ in range(rounds)]
 
 
-async def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
-    n, rounds = args.messages, args.rounds
+async def run(n: int, rounds: int, seconds: float) -> dict[str, dict[str, list[float]]]:
+    """Every case's figures: ``n`` submits per round, ``seconds`` of MO per round."""
     off = ["--reply-probability", "0"]
     on = ["--reply-probability", "0.3", "--time-compression", "3600", "--receipt-delay", "0"]
-    seconds = args.seconds
     steps: list[tuple[str, str, Callable[[], Any]]] = [
         ("submit_sm_receipts_off", OURS, lambda: submit_case(off, 0, n, rounds)),
         ("submit_sm_receipts_off", TRANSPORT, lambda: transport_case(off, 0, n, rounds)),
@@ -382,6 +382,23 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
     return samples
 
 
+def collect(quick: bool, rounds: int | None = None, messages: int | None = None) -> dict[str, Any]:
+    """Every case, measured; the JSON object of ``--json``, with the goals."""
+    rounds = rounds or (3 if quick else 5)
+    messages = messages or (5_000 if quick else 200_000)
+    seconds = 0.5 if quick else 3.0
+    samples = trio.run(run, messages, rounds, seconds)
+    results: dict[str, dict[str, Stats]] = {
+        case: {name: summarise(figures) for name, figures in by.items()}
+        for case, by in samples.items()
+    }
+    all_ratios = {case: ratios(by) for case, by in results.items() if len(by) > 1}
+    obj = report_object("simulator", "PDU/s", results, all_ratios)
+    obj["goals"] = GOALS
+    obj["settings"] = {"rounds": rounds, "messages": messages, "mo_seconds": seconds}
+    return obj
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.simulator", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI: it runs)")
@@ -393,22 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.bare_mc:
         trio.run(serve_bare_mc)
         return 0
-    args.rounds = args.rounds or (3 if args.quick else 5)
-    args.messages = args.messages or (5_000 if args.quick else 200_000)
-    args.seconds = 0.5 if args.quick else 3.0
-    samples = trio.run(run, args)
-    results: dict[str, dict[str, Stats]] = {
-        case: {name: summarise(figures) for name, figures in by.items()}
-        for case, by in samples.items()
-    }
-    all_ratios = {case: ratios(by) for case, by in results.items() if len(by) > 1}
-    print(format_table(results, all_ratios, "PDU/s"))
+    obj = collect(args.quick, args.rounds, args.messages)
+    results = obj["results"]
+    print(format_table(results, obj["ratios"], "PDU/s"))
     for case, goal in GOALS.items():
         median = results[case][OURS]["median"]
         verdict = "meets" if median >= goal else "BELOW"
         print(f"{case}: median {median:,.0f}/s {verdict} the goal of {goal:,}/s")
     if args.json:
-        print(json_report("simulator", "PDU/s", results, all_ratios))
+        print(json.dumps(obj, separators=(",", ":")))
     return 0
 
 

@@ -7,7 +7,7 @@ did not confirm. Imports nothing from ``smpp`` or ``engine``.
 
 from .appeals import Appeals
 from .batcher import Batcher, Kind, Single
-from .collector import CountersCollector
+from .collector import AppealGauges, AppealStates, CountersCollector
 from .config import StoreConfig, make_client, resolve_url
 from .deliveries import Attempt, Deliveries, InboundRecord, SentRecord
 from .embedded import EmbeddedServer
@@ -30,7 +30,9 @@ from .subscribers import Subscribers
 
 __all__ = [
     "GROUP",
+    "AppealGauges",
     "AppealMeta",
+    "AppealStates",
     "Appeals",
     "Attempt",
     "Batcher",

@@ -157,14 +157,21 @@ class Deliveries:
         await self._put_today(self._keys.sent_day, fields, now)
 
     async def find_sent(
-        self, candidates: Sequence[str], *, now: float | None = None
+        self,
+        candidates: Sequence[str],
+        *,
+        now: float | None = None,
+        accept: Callable[[int, SentRecord], bool] | None = None,
     ) -> tuple[str, SentRecord] | None:
         """The first of the candidate ids (normalised spellings) that maps to a message, in
-        the days the records are kept (newest first)."""
+        the days the records are kept (newest first). ``accept(index, record)`` may turn a
+        hit down (a spelling that names someone else's message)."""
         values = await self._newest(self._keys.sent_day, candidates, now)
-        for candidate, raw in zip(candidates, values, strict=False):
+        for index, (candidate, raw) in enumerate(zip(candidates, values, strict=False)):
             if raw is not None:
-                return candidate, _sent.decode(raw)
+                record = _sent.decode(raw)
+                if accept is None or accept(index, record):
+                    return candidate, record
         return None
 
     async def record_status(

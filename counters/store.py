@@ -14,7 +14,7 @@ import trio
 
 from .appeals import Appeals
 from .batcher import Batcher
-from .collector import CountersCollector
+from .collector import AppealGauges, CountersCollector
 from .config import StoreConfig, default_data_dir, make_client, resolve_url
 from .deliveries import Deliveries
 from .embedded import EmbeddedServer
@@ -40,10 +40,18 @@ class Store:
         self.reach = Reach(batcher, keys)
         self.queues = Queues(batcher, keys)
         self.deliveries = Deliveries(batcher, keys)
+        self.appeal_gauges: dict[str, AppealGauges] = {}
+        """Figures the engine derives from the appeals' state, by name (set once per name:
+        several engines in one process share the store), added to `collector`."""
 
     def collector(self, *, max_appeals: int = 20) -> CountersCollector:
         """A Prometheus collector reading this store's counts at scrape time."""
-        return CountersCollector(self.batcher.client, self.keys, max_appeals=max_appeals)
+        return CountersCollector(
+            self.batcher.client,
+            self.keys,
+            max_appeals=max_appeals,
+            appeal_gauges=list(self.appeal_gauges.values()),
+        )
 
 
 @asynccontextmanager

@@ -164,11 +164,19 @@ class Queues:
         the frequency cap's count, one BITFIELD per appeal."""
         if not appeals or not ids:
             return [0] * len(ids)
+        flags = await self.sent_flags(appeals, ids)
+        return [sum(bits) for bits in zip(*flags, strict=True)]
+
+    async def sent_flags(self, appeals: Sequence[int], ids: Sequence[int]) -> list[list[int]]:
+        """Per appeal, per id: 1 if the appeal was queued for that subscriber (written by
+        the fan-out before anything is sent, so it survives a crash mid-send)."""
+        if not appeals or not ids:
+            return [[0] * len(ids) for _ in appeals]
         gets = [x for i in ids for x in ("GET", "u1", i)]
         replies = await self._batcher.execute_many(
             [("BITFIELD_RO", self._keys.appeal_sent(a), *gets) for a in appeals]
         )
-        return [sum(bits) for bits in zip(*replies, strict=True)]
+        return [[int(bit) for bit in reply] for reply in replies]
 
     async def held_sets(self) -> list[tuple[int, str]]:
         """(appeal, kind) of every non-empty set of messages set aside."""

@@ -1,7 +1,8 @@
 """The top nursery: binds, outbox, inbox, router, metrics, and an orderly stop.
 
 ``open_engine(config)`` runs everything for the duration of a block (tests, the demo);
-``run_from_cli`` runs it until SIGINT/SIGTERM and serves ``/metrics`` over HTTP. Stopping
+``run_from_cli`` runs it until SIGINT/SIGTERM and serves ``/metrics``, ``/healthz`` and
+``/readyz`` over HTTP from the same event loop (`engine.http`). Stopping
 takes no new work, waits (bounded) for the responses still in flight, unbinds, and closes.
 """
 
@@ -18,7 +19,6 @@ from contextlib import asynccontextmanager
 from typing import cast
 
 import trio
-from prometheus_client import start_http_server
 
 from counters import EmbeddedServerError, Store, StoreConfig, StoreUnavailable, open_store
 from engine.bind import CarrierBind
@@ -26,8 +26,10 @@ from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.router import CampaignRouter
 from engine.config import Config
+from engine.http import ListenError, serve_engine, url_host
 from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
+from engine.logs import configure as configure_logging
 from engine.masking import redact_url
 from engine.metrics import BindCollector, Metrics
 from engine.outbox import Outbox
@@ -178,7 +180,7 @@ async def open_engine(
     metrics = metrics or Metrics()
     if store is None:
         async with (
-            open_store(store_config(config)) as opened,
+            open_store(store_config(config), on_batch=metrics.observe_batch) as opened,
             _running(config, opened, metrics, router) as engine,
         ):
             yield engine
@@ -258,39 +260,35 @@ async def _stop_on_signal(signals: AsyncIterator[int], early: list[int], stop: _
 async def _run_engine(config: Config, stop: _Stop) -> None:
     metrics = Metrics()
     with trio.CancelScope() as stop.connecting:
-        async with open_store(store_config(config)) as store:
+        async with open_store(store_config(config), on_batch=metrics.observe_batch) as store:
             stop.connecting = None  # Redis answered: from here on a stop is an orderly one
             if stop.requested.is_set():
                 return
             async with open_engine(config, metrics=metrics, store=store) as engine:
                 if stop.requested.is_set():
                     return
-                await _serve_metrics(config, engine, metrics, stop)
+                await _serve_http(config, engine, stop)
 
 
-async def _serve_metrics(config: Config, engine: Engine, metrics: Metrics, stop: _Stop) -> None:
+async def _serve_http(config: Config, engine: Engine, stop: _Stop) -> None:
+    """Serve HTTP until a stop is asked for; print where (bench/ and tests read that line)."""
     # Everything allocated so far lives as long as the process: move it out of the
     # collector's reach, so a full collection scans only what traffic allocates (a full
     # pass over the start-up heap stalled the event loop for 60-80 ms).
     gc.collect()
     gc.freeze()
-    metrics.registry.register(engine.store.collector())
-    server, _thread = start_http_server(
-        config.metrics.port, addr=config.metrics.host, registry=metrics.registry
-    )
-    try:
-        port = server.server_address[1]
-        log.info("metrics on http://%s:%d/metrics", config.metrics.host, port)
-        print(f"metrics on http://{config.metrics.host}:{port}/metrics", flush=True)
-        await stop.requested.wait()
-    finally:
-        server.shutdown()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve_engine, engine, config.http, stop.requested.wait)
+        url = f"http://{url_host(config.http.host)}:{port}"
+        log.info("metrics on %s/metrics (also /healthz, /readyz)", url)
+        print(f"metrics on {url}/metrics", flush=True)
 
 
 def run_from_cli(config: Config, args: argparse.Namespace) -> int:
     """``ja-engine run FILE``: run until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        getattr(args, "log_format", None) or config.logging.format,
+        getattr(args, "log_level", None) or config.logging.level,
     )
     early: list[int] = []
     previous = {
@@ -309,6 +307,11 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
             log.error("%s", taken)
             print(f"ja-engine: {taken}", file=sys.stderr)
             return 2
+        if (refused := _only(exc, (ListenError,))) is not None:
+            log.error("%s", refused)
+            print(f"ja-engine: HTTP server: {refused}; free the port or change [http] host/port "
+                  "in the configuration", file=sys.stderr)  # fmt: skip
+            return EXIT_NO_LISTEN
         raise
     finally:
         for signum, handler in previous.items():
@@ -318,6 +321,8 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
 
 EXIT_NO_REDIS = 3
 """``ja-engine run`` could not reach Redis at start (the same code as the console's)."""
+EXIT_NO_LISTEN = 4
+"""``ja-engine run`` could not listen on its HTTP address (in use, or not this machine's)."""
 
 
 def _only(exc: BaseException, kinds: tuple[type[Exception], ...]) -> Exception | None:

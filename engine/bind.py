@@ -111,6 +111,10 @@ class CarrierBind:
         self._stopping = False
         self._down_since: float | None = None
         self.reserved = 0
+        self.unwritten = 0
+        """PDUs the carrier accepted whose fate Redis does not have yet: they keep their
+        window slots (``free_window``), so a crash never leaves more than the window of
+        messages in doubt, however far the write-back lags."""
         """Window slots taken for messages not yet on the wire."""
         self.can_send = config.bind_type != "receiver"
         self.pdus_in: Counter[int] = Counter()
@@ -120,6 +124,8 @@ class CarrierBind:
         """Connections dropped because the carrier's certificate was refused."""
         self._refused = False
         self._refusal_logged: str | None = None
+        self._log_fields = {"carrier": carrier, "bind": config.name}
+        """``extra`` of this bind's log records (fields of their JSON lines)."""
 
     # --- traffic -------------------------------------------------------------------------------
 
@@ -132,7 +138,7 @@ class CarrierBind:
         conn = self.conn
         if conn is None or conn.closed:
             return 0
-        return conn.session.window - conn.session.in_flight - self.reserved
+        return conn.session.window - conn.session.in_flight - self.reserved - self.unwritten
 
     def sendable(self) -> bool:
         """Up, bound and allowed to submit (not a receiver, not stopping)."""
@@ -282,6 +288,7 @@ class CarrierBind:
                 "checked, anyone on the path can read the password and the traffic",
                 self.carrier,
                 self.name,
+                extra=self._log_fields,
             )
         attempt = 0
         while not self.stopping():
@@ -375,10 +382,12 @@ class CarrierBind:
                 self.name,
                 self.failures,
                 now - self._down_since,
+                extra=self._log_fields,
             )
             self.reconnects += 1
         else:
-            log.info("bind %s up (%s:%d)", self.name, self.config.host, self.config.port)
+            log.info("bind %s up (%s:%d)", self.name, self.config.host, self.config.port,
+                     extra=self._log_fields)  # fmt: skip
         self._down_since = None
         self.failures = 0
         self._refusal_logged = None
@@ -394,12 +403,13 @@ class CarrierBind:
         if self._refused and reason != self._refusal_logged:
             self._refusal_logged = reason
             log.error("carrier %s bind %s: %s; reconnecting", self.carrier, self.name,
-                      printable(reason, 400))  # fmt: skip
+                      printable(reason, 400), extra=self._log_fields)  # fmt: skip
         elif first:
-            log.warning("bind %s down: %s; reconnecting", self.name, printable(reason, 200))
+            log.warning("bind %s down: %s; reconnecting", self.name, printable(reason, 200),
+                        extra=self._log_fields)  # fmt: skip
         else:
             log.debug("bind %s still down (attempt %d): %s", self.name, self.failures,
-                      printable(reason, 200))  # fmt: skip
+                      printable(reason, 200), extra=self._log_fields)  # fmt: skip
 
     def stopping(self) -> bool:
         return self._stopping

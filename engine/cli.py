@@ -11,9 +11,11 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 from engine.config import BindConfig, Config, ConfigError, load_config
 from engine.console import add_appeal_commands, add_subscriber_commands
+from engine.logs import LogFormat, LogLevel
 from engine.masking import redact_url
 
 __all__ = ["main"]
@@ -42,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
     run = sub.add_parser("run", help="run the engine with a configuration file")
     run.add_argument("config", metavar="FILE")
+    run.add_argument(
+        "--log-format",
+        choices=get_args(LogFormat),
+        help="overrides [logging] format: plain or json",
+    )
+    run.add_argument("--log-level", choices=get_args(LogLevel), help="overrides [logging] level")
     run.set_defaults(handler=_run)
     demo = sub.add_parser("demo", help="simulator plus engine in one process, end to end")
     demo.add_argument(
@@ -83,7 +91,7 @@ def _check_config(ns: argparse.Namespace) -> int:
 
 
 def describe(config: Config) -> list[str]:
-    """One line per carrier and per bind, plus routing and Redis; no secrets."""
+    """One line per carrier and per bind, plus routing, Redis, HTTP and logs; no secrets."""
     lines = []
     for name, carrier in config.carriers.items():
         prefixes = ", ".join(carrier.prefixes) or "no prefixes"
@@ -91,6 +99,9 @@ def describe(config: Config) -> list[str]:
         lines.append(f"carrier {name}{default}: {len(carrier.binds)} bind(s), {prefixes}")
         lines.extend(f"  bind {_bind_line(b)}" for b in carrier.binds)
     lines.append(f"redis: {_redact(config.redis.url)} (namespace {config.redis.namespace!r})")
+    http, logs = config.http, config.logging
+    lines.append(f"http: host {http.host}, port {http.port} (/metrics, /healthz, /readyz)")
+    lines.append(f"logs: {logs.format}, {logs.level} and above")
     return lines
 
 

@@ -33,13 +33,16 @@ from engine.campaigns.keywords import DEFAULT_TABLES, Classifier
 from engine.campaigns.quiet import parse_window
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig, with_defaults
 from engine.campaigns.texts import TextError, check_template, check_text, render
+from engine.logs import LogFormat, LogLevel
 
 __all__ = [
     "BindConfig",
     "CarrierConfig",
     "Config",
     "ConfigError",
+    "HttpConfig",
     "InboxConfig",
+    "LoggingConfig",
     "MetricsConfig",
     "OutboxConfig",
     "RedisConfig",
@@ -139,9 +142,24 @@ class RedisConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
         )
 
 
-class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class HttpConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where the engine's one HTTP server listens (``/metrics``, ``/healthz``, ``/readyz``)."""
+
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 9477
+
+
+class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The older name of ``[http]``: its host and port are taken when ``[http]`` is absent."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 9477
+
+
+class LoggingConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    format: LogFormat = "plain"
+    """``plain`` lines for a terminal, or ``json``: one object per line for a log collector."""
+    level: LogLevel = "INFO"
 
 
 class OutboxConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -181,7 +199,9 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     carriers: Annotated[dict[str, CarrierConfig], Meta(min_length=1)]
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
@@ -248,6 +268,7 @@ def parse_config(
         raise ConfigError(source, [_explain(exc, raw)]) from None
     checker = _Checker(os.environ if environ is None else environ)
     config = checker.check(config)
+    config = checker.http(config, raw)
     for path, text in checker.warnings:
         line = f"{source}: {path}: warning: {text}"
         if on_warning is None:
@@ -483,6 +504,22 @@ class _Checker:
                     check_text(render(getattr(templates, name), sample))
                 except TextError as exc:
                     self.fail(path, str(exc))
+
+    def http(self, cfg: Config, raw: dict[str, Any]) -> Config:
+        """``[metrics]`` host and port are the older spelling of ``[http]``: taken when
+        ``[http]`` is absent, refused beside it (two addresses for one server)."""
+        older = [name for name in ("host", "port") if name in raw.get("metrics", {})]
+        if not older:
+            return cfg
+        if "http" in raw:
+            self.fail(
+                f"metrics.{older[0]}",
+                "expected the HTTP server's address in [http] only ([metrics] host and port "
+                "are its older name): move them to [http]",
+            )
+            return cfg
+        http = HttpConfig(host=cfg.metrics.host, port=cfg.metrics.port)
+        return msgspec.structs.replace(cfg, http=http)
 
     def reclaim_after_timeouts(self, cfg: Config) -> None:
         """A submit waits up to its bind's response timeout; another engine must not take

@@ -79,6 +79,9 @@ class InFlight:
     """The message's part number (1-based) of each of ``short_messages``: after some parts
     were accepted, only the others are sent again."""
     total_parts: int = 0
+    holding: int = 0
+    """Window slots this message still holds on its bind: from its submit_sm_resp until
+    Redis has its fate (see ``CarrierBind.unwritten``)."""
 
     def __post_init__(self) -> None:
         self.parts = len(self.short_messages)

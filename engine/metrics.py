@@ -1,33 +1,77 @@
 """Every metric the engine exports, in one place (style guide item 18).
 
-Names are ``ja_<subsystem>_<noun>_<unit>``, counters end in ``_total``, labels come from
-bounded sets (carrier, bind, command, status, lane, state, kind). Children are bound once per
+Names are ``ja_<subsystem>_<noun>_<unit>``: base units (seconds), ``_total`` on counters and
+only there, labels from bounded sets (carrier, bind, command, status, lane, state, kind,
+result; appeal ids only for the newest appeals, read from Redis). Children are bound once per
 label set and cached, because ``.labels()`` on every update costs 2-3x the update itself.
-Redis-held counts (queue lengths, signatures per appeal) are read at scrape time by the
-counters package's collector, never mirrored here.
+Label sets known in advance (the configured binds, the results of a JA) are created at zero,
+so a series exists before its first event: ``rate()`` sees that event, and a dashboard shows
+0 rather than "no data". Redis-held counts (queue lengths, signatures per appeal, fan-out
+progress) are read at scrape time by the counters package's collector, never mirrored here.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from smpp.constants import CommandId
+from smpp.constants import CommandId, CommandStatus
 
-__all__ = ["BindCollector", "LatencyHistograms", "Metrics"]
+if TYPE_CHECKING:
+    from engine.config import BindConfig
+
+__all__ = ["BindCollector", "LatencyHistograms", "Metrics", "status_label"]
 
 _LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
     10.0,
 )  # fmt: skip
 """Finer around 10 ms, where a submit round-trip objective usually sits."""
+
+_BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+"""Operations per Redis round trip: 1 when idle, up to ``max_batch`` (1000) under load and
+more from ``call_many`` (fan-out chunks, bulk imports)."""
+
+_BATCH_SECONDS_BUCKETS = (
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+"""A batch costs a thread hop (0.1-0.2 ms) plus Redis time; over 100 ms Redis is struggling."""
+
+# Each counter and histogram would also be exposed as a ``*_created`` gauge (in the text
+# format a series of its own, ``ja_campaign_ja_created`` beside ``ja_campaign_ja_total``):
+# twice the series, and names that break the ``_total`` rule. Process-wide, as is the
+# library's setting; nothing here reads creation times.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+JA_RESULTS = ("accepted", "duplicate", "late", "unattributed", "not_subscribed")
+"""What became of a JA (``ja_campaign_ja_total{result}``), created at zero."""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ja-engine")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
+def status_label(status: int) -> str:
+    """A response's command_status as a label from a bounded set: the spec's name, the
+    hex code in the range SMPP 3.4 §5.1.3 reserves for SMSC vendor errors (0x400-0x4FF: 256
+    values, worth seeing one by one), ``RESERVED`` for anything else (a carrier inventing
+    codes must not make a series per code)."""
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}" if 0x400 <= status <= 0x4FF else "RESERVED"
 
 
 class Metrics:
@@ -36,8 +80,14 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.build = Info("build", "ja-engine version", namespace="ja", registry=r)
-        self.build.info({"version": "0.1.0"})
+        self.build = Gauge(
+            "build_info",
+            "Always 1: the ja-engine version and the Python running it, as labels",
+            ("version", "python"),
+            namespace="ja",
+            registry=r,
+        )
+        self.build.labels(_version(), platform.python_version()).set(1)
 
         def counter(subsystem: str, name: str, doc: str, *labels: str) -> Counter:
             return Counter(name, doc, labels, namespace="ja", subsystem=subsystem, registry=r)
@@ -46,13 +96,24 @@ class Metrics:
             return Gauge(name, doc, labels, namespace="ja", subsystem=subsystem, registry=r)
 
         bind = ("carrier", "bind")
-        self.binds_up = gauge("bind", "up", "Binds bound and ready", *bind)
+        self.binds_up = gauge("bind", "up", "1 while the bind is bound and ready", *bind)
         self.reconnects = counter("bind", "reconnects", "Reconnections after a failure", *bind)
-        self.rate_current = gauge("bind", "rate_limit_per_second", "Current send rate", *bind)
+        self.rate_current = gauge(
+            "bind",
+            "rate_limit_per_second",
+            "Send rate allowed now (lowered after throttling)",
+            *bind,
+        )
+        self.rate_configured = gauge(
+            "bind", "configured_rate_limit_per_second", "Send rate agreed with the carrier", *bind
+        )
         self.throttles = counter(
             "bind", "throttles", "ESME_RTHROTTLED / ESME_RMSGQFUL responses", *bind
         )
         self.window_in_use = gauge("smpp", "window_in_use", "Requests awaiting a response", *bind)
+        self.window_size = gauge(
+            "smpp", "window_size", "Requests a bind may have awaiting a response", *bind
+        )
         self.responses = counter(
             "smpp", "responses", "Responses to our submits by command_status", "carrier", "status"
         )
@@ -79,6 +140,22 @@ class Metrics:
         self.store_errors = counter(
             "engine", "store_unavailable", "Operations refused: Redis was unavailable", "where"
         )
+        self.store_batch_size = Histogram(
+            "batch_operations",
+            "Operations per Redis round trip (one pipeline or script batch)",
+            namespace="ja",
+            subsystem="store",
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=r,
+        )
+        self.store_batch_latency = Histogram(
+            "batch_duration_seconds",
+            "Time of one Redis batch, thread hop included",
+            namespace="ja",
+            subsystem="store",
+            buckets=_BATCH_SECONDS_BUCKETS,
+            registry=r,
+        )
         self.dead_letters = Counter(
             "router_dead_letters",
             "Inbound messages the router could not handle, kept in the dead-letter stream",
@@ -86,7 +163,10 @@ class Metrics:
             registry=r,
         )
         self.inbound_rules = counter(
-            "campaign", "inbound", "Inbound messages by the routing rule that matched", "rule"
+            "campaign",
+            "inbound_messages",
+            "Inbound messages by the routing rule that matched",
+            "rule",
         )
         self.signatures = counter(
             "campaign",
@@ -95,6 +175,8 @@ class Metrics:
             "not_subscribed (appeal not public)",
             "result",
         )
+        for result in JA_RESULTS:
+            self.signatures.labels(result)
         self.consent = counter(
             "campaign",
             "consent_changes",
@@ -102,11 +184,13 @@ class Metrics:
             "change",
             "source",
         )
+        for change in ("subscribe", "opt_out"):
+            self.consent.labels(change, "sms")
         self.replies = counter(
             "campaign", "replies", "Replies queued by kind (welcome, stop, help, ...)", "kind"
         )
         self.fanout = counter(
-            "campaign", "fanout_queued", "Recipients queued by fan-outs, by kind", "kind"
+            "campaign", "fanout_messages", "Messages queued by fan-outs, by kind", "kind"
         )
         self.thank_you_delay = Histogram(
             "thank_you_delay_seconds",
@@ -116,6 +200,9 @@ class Metrics:
             buckets=(1, 5, 15, 30, 45, 55, 60, 61, 62, 65, 70, 90, 120, 300, 600),
             registry=r,
         )
+        self.thank_you_target = gauge(
+            "campaign", "thank_you_target_seconds", "Configured delay from a JA to its thank-you"
+        )
         self.thank_you_delays: deque[float] = deque(maxlen=200_000)
         """The latest thank-you delays (seconds), exact, for the demo and the benchmark."""
 
@@ -123,6 +210,21 @@ class Metrics:
     def child(self, metric_name: str, *labels: str) -> Any:
         """The bound child of a metric for these label values (cached)."""
         return getattr(self, metric_name).labels(*labels)
+
+    def expect_binds(self, binds: Iterable[tuple[str, BindConfig]]) -> None:
+        """Create the per-bind series of the configured binds at zero (a bind that never
+        comes up shows ``ja_bind_up 0`` rather than nothing) and set their limits."""
+        for carrier, bind in binds:
+            self.child("binds_up", carrier, bind.name)
+            self.child("reconnects", carrier, bind.name)
+            self.child("throttles", carrier, bind.name)
+            self.child("window_size", carrier, bind.name).set(bind.window)
+            self.child("rate_configured", carrier, bind.name).set(bind.rate)
+
+    def observe_batch(self, operations: int, seconds: float) -> None:
+        """The Redis batcher's ``on_batch`` callback: one batch done."""
+        self.store_batch_size.observe(operations)
+        self.store_batch_latency.observe(seconds)
 
 
 class _CountsSource(Protocol):

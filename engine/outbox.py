@@ -48,13 +48,13 @@ from engine.campaigns.quiet import QuietHours
 from engine.config import BindConfig, Config
 from engine.lanes import SEVERITY, CarrierQueue, InFlight, classify
 from engine.masking import mask_number, printable
-from engine.metrics import Metrics
+from engine.metrics import Metrics, status_label
 from engine.pool import CarrierPool
 from engine.preflight import Preflight
 from engine.routing import Routing, smpp_destination
 from engine.writeback import WriteBack
 from smpp.codec import encode_body
-from smpp.constants import EsmClass, RegisteredDelivery, status_name
+from smpp.constants import EsmClass, RegisteredDelivery
 from smpp.errors import LocalProtocolError
 from smpp.events import ResponseReceived
 from smpp.pdu import SubmitSM, SubmitSMResp
@@ -97,6 +97,8 @@ class Outbox:
         self.pools = pools
         self.config = config
         self.metrics = metrics
+        metrics.expect_binds(config.all_binds())
+        metrics.thank_you_target.set(config.campaigns.thank_delay)
         self.consumer = consumer
         self.reclaim_idle = reclaim_idle
         self.backlog = backlog
@@ -107,7 +109,9 @@ class Outbox:
         self.held: set[str] = set()
         """Queue entries this engine has in memory (queued, sending, awaiting write-back)."""
         self._lost_reads = False
-        self.writeback = WriteBack(store, metrics, on_finished=self.held.difference_update)
+        self.writeback = WriteBack(
+            store, metrics, on_finished=self.held.difference_update, on_written=self._written
+        )
         self._responses: Counter[tuple[str, int]] = Counter()
         self._throttles: Counter[tuple[str, str]] = Counter()
         self._split_cache: dict[str, tuple[list[bytes], int, bool, int]] = {}
@@ -190,7 +194,7 @@ class Outbox:
             for item in items:
                 self.writeback.park(item, due)
             log.warning("carrier %s is down: %d waiting messages go back to Redis for %g s",
-                        name, len(items), PARK_FOR)  # fmt: skip
+                        name, len(items), PARK_FOR, extra={"carrier": name})  # fmt: skip
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -281,7 +285,7 @@ class Outbox:
         carrier = self.routing.carrier_for(message.to, message.carrier if hint is None else hint)
         if carrier is None or carrier not in self.queues:
             log.error("no carrier for %s (message %s): dropped", mask_number(message.to),
-                      printable(message.ref))  # fmt: skip
+                      printable(message.ref), extra={"message_id": message.ref})  # fmt: skip
             self._finish(
                 InFlight(lane, entry.entry_id, message, "", [], 0, False, 0.0), "unroutable"
             )
@@ -387,7 +391,9 @@ class Outbox:
                     pdus, bodies = self._pdus(item)
                 except LocalProtocolError as exc:  # no carrier could take it: final
                     log.error("message %s not sent: it cannot be encoded (%s)",
-                              printable(item.message.ref), type(exc).__name__)  # fmt: skip
+                              printable(item.message.ref), type(exc).__name__,
+                              extra={"message_id": item.message.ref,
+                                     "carrier": item.bind.carrier})  # fmt: skip
                     log.debug("message %s: %s", printable(item.message.ref),
                               printable(str(exc), 200))  # fmt: skip
                     item.bind.release(item.parts, item.conn)
@@ -510,7 +516,7 @@ class Outbox:
         """Move the tallies into the Prometheus counters (the app calls this every second)."""
         responses, self._responses = self._responses, Counter()
         for (carrier, status), n in responses.items():
-            self.metrics.child("responses", carrier, status_name(status)).inc(n)
+            self.metrics.child("responses", carrier, status_label(status)).inc(n)
         throttles, self._throttles = self._throttles, Counter()
         for (carrier, bind), n in throttles.items():
             self.metrics.child("throttles", carrier, bind).inc(n)
@@ -586,14 +592,35 @@ class Outbox:
             response = outcome.response
             assert isinstance(response, SubmitSMResp)
             self._record_sent(item, normalise_message_id(response.message_id), part)
+        self._hold_slots(item)
         self.writeback.finish(item, result)
 
     def _finish_sent(self, item: InFlight, message_id: str) -> None:
         """A one-part message the carrier took: ``_finish(item, "sent")`` without the loop."""
         self._record_sent(item, normalise_message_id(message_id), item.part_numbers[0])
+        self._hold_slots(item)
         self.writeback.finish(item, "sent")
         if item.message.origin_at:
             self._observe_delay(item.message)
+
+    def _hold_slots(self, item: InFlight) -> None:
+        """The carrier took the message, Redis does not know yet: it keeps its window slots
+        until the write-back, so a crash leaves at most the window in doubt (resent and
+        counted as possible duplicates), however far the write-back lags."""
+        if item.bind is not None:
+            item.holding = item.parts
+            item.bind.unwritten += item.parts
+
+    def _written(self, items: list[InFlight]) -> None:
+        """Redis has these messages' fate: the slots they held are free again."""
+        carriers: set[str] = set()
+        for item in items:
+            if item.holding and item.bind is not None:
+                item.bind.unwritten = max(0, item.bind.unwritten - item.holding)
+                item.holding = 0
+                carriers.add(item.carrier)
+        for carrier in carriers:
+            self.pools[carrier].notify()
 
     def _observe_delay(self, message: OutboundMessage) -> None:
         """A thank-you went out: how long after the JA that caused it."""

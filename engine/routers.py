@@ -110,7 +110,8 @@ class LoggingRouter:
         for _, record in batch:
             self.seen.append(record)
             log.info("inbound from %s via %s: %s", mask_number(record.source),
-                     record.carrier, printable(record.text))  # fmt: skip
+                     record.carrier, printable(record.text),
+                     extra={"carrier": record.carrier})  # fmt: skip
         if len(self.seen) > 10_000:
             del self.seen[:5_000]
 
@@ -216,7 +217,8 @@ class RouterLoop:
                 error = f"{type(exc).__name__}: {exc}"
         entry_id, record = entry
         log.error("inbound %s from %s dead-lettered: %s", entry_id, mask_number(record.source),
-                  printable(error, 200))  # fmt: skip
+                  printable(error, 200),
+                  extra={"inbound_id": entry_id, "carrier": record.carrier})  # fmt: skip
         await self.store.deliveries.dead_letter(entry_id, record, error)
         self.metrics.dead_letters.inc()
 

@@ -37,11 +37,14 @@ class WriteBack:
         metrics: Metrics,
         *,
         on_finished: Callable[[list[str]], None] | None = None,
+        on_written: Callable[[list[InFlight]], None] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.on_finished = on_finished
         """Called with the entry ids Redis confirmed acknowledged and deleted."""
+        self.on_written = on_written
+        """Called with the messages whose fate Redis confirmed (every write)."""
         self._finished: list[tuple[InFlight, str]] = []
         self._sent: list[tuple[str, SentRecord]] = []
         self._retries: list[tuple[InFlight, float, str]] = []
@@ -160,6 +163,8 @@ class WriteBack:
             if self.on_finished is not None:
                 self.on_finished(ids)
         done, finished[:] = list(finished), []
+        if self.on_written is not None:
+            self.on_written([item for item, _ in done])
         tally = Counter((item.lane.value, result) for item, result in done)
         for (lane_name, result), n in tally.items():
             self.metrics.child("outbox_messages", lane_name, result).inc(n)

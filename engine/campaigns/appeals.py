@@ -23,7 +23,7 @@ from engine.campaigns.model import (
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig
 from engine.campaigns.texts import TextError, check_template, check_text, format_count, render
 
-__all__ = ["OUTCOME_PLACEHOLDERS", "Campaigns"]
+__all__ = ["OUTCOME_PLACEHOLDERS", "Campaigns", "fanout_progress"]
 
 OUTCOME_PLACEHOLDERS = frozenset({"count", "organisation"})
 
@@ -123,7 +123,12 @@ class Campaigns:
             raise CampaignError(str(exc)) from None
         await self.store.appeals.create(msgspec.structs.replace(meta, outcome=text))
         await self.store.appeals.set_state(
-            appeal, {"outcome_status": "sending", "outcome_audience": signers}
+            appeal,
+            {
+                "outcome_status": "sending",
+                "outcome_audience": signers,
+                "outcome_sent_at": self.clock(),
+            },
         )
         await self.store.appeals.add_job(appeal, "outcome")
         return await self.show(appeal)
@@ -187,9 +192,9 @@ class Campaigns:
             encoding=check.encoding,
             segments=check.segments,
             signatures=signatures,
-            fanout=_progress(state, "appeal", state.get("status", ""), held=held["appeal"]),
-            thanks=_progress(state, "thanks", "", audience=signatures),
-            outcome=_progress(
+            fanout=fanout_progress(state, "appeal", state.get("status", ""), held=held["appeal"]),
+            thanks=fanout_progress(state, "thanks", "", audience=signatures),
+            outcome=fanout_progress(
                 state, "outcome", state.get("outcome_status", ""), held=held["outcome"]
             ),
             outcome_text=meta.outcome,
@@ -229,7 +234,7 @@ def _receipts(state: dict[str, str]) -> dict[str, dict[str, int]]:
     return out
 
 
-def _progress(
+def fanout_progress(
     state: dict[str, str],
     kind: str,
     status: str,
@@ -237,6 +242,8 @@ def _progress(
     audience: int | None = None,
     held: int = 0,
 ) -> FanOutProgress:
+    """One fan-out (``kind``: "appeal", "thanks" or "outcome") from the appeal's state hash."""
+
     def number(name: str) -> int:
         return int(state.get(f"{kind}_{name}", 0))
 

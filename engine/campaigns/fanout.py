@@ -21,6 +21,7 @@ import trio
 
 from counters import AppealMeta, Lane, OutboundMessage, Store, StoreUnavailable
 from engine.campaigns.model import AppealStatus
+from engine.campaigns.progress import FanOutGauges
 from engine.campaigns.settings import CampaignConfig
 from engine.metrics import Metrics
 
@@ -40,6 +41,7 @@ class FanOut:
         self.store = store
         self.config = config
         self.metrics = metrics
+        store.appeal_gauges.setdefault("fanout", FanOutGauges())  # progress, read at scrape time
         self.token = uuid.uuid4().hex
         self.advanced = False
         self.stepped = trio.lowlevel.ParkingLot()
@@ -132,7 +134,7 @@ class FanOut:
         done = AppealStatus.SENT.value
         await self.store.appeals.set_state(appeal, {field: done})
         await self.store.appeals.remove_job(appeal, kind)
-        log.info("appeal %d: %s fan-out queued in full", appeal, kind)
+        log.info("appeal %d: %s fan-out queued in full", appeal, kind, extra={"appeal": appeal})
 
     async def _within_cap(self, meta: AppealMeta, ids: list[int]) -> tuple[list[int], int]:
         """The ids that may still receive an appeal this week, and how many may not.

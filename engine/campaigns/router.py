@@ -160,10 +160,11 @@ class CampaignRouter:
             self._clarify(item, plan, now)
         elif intent is Intent.NEGATIVE:
             log.info("inbound %s: a no (%s), nothing to do", item.entry_id,
-                     printable(decision.word))  # fmt: skip
+                     printable(decision.word), extra={"inbound_id": item.entry_id})  # fmt: skip
         else:
             log.info("inbound %s from %s for the operator: %s", item.entry_id,
-                     mask_number(item.record.source), printable(item.record.text))  # fmt: skip
+                     mask_number(item.record.source), printable(item.record.text),
+                     extra={"inbound_id": item.entry_id})  # fmt: skip
             day = time.strftime("%Y%m%d", time.gmtime(now))
             self._hint(item, plan, "other", now, key=f"other:{item.record.source}:{day}")
 
@@ -286,6 +287,7 @@ class CampaignRouter:
             return
         known = [i.subscriber for i in items if i.subscriber]
         last = dict(zip(known, await self.ctx.store.appeals.last_received_many(known), strict=True))
+        await self._queued_instead(items, last, now)
         for item in items:
             explicit = item.decision.appeal
             candidate = explicit if explicit is not None else last.get(item.subscriber, 0)
@@ -303,6 +305,28 @@ class CampaignRouter:
                 self._unsigned(item, plan, now, "not_subscribed", chosen)
             else:
                 plan.signs.append((item, chosen))
+
+    async def _queued_instead(self, items: list[_Item], last: dict[int, int], now: float) -> None:
+        """Subscribers with no appeal recorded as received: the newest open appeal queued for
+        them stands in. "Received" is written once the carrier took the message; after a
+        crash it may be missing for a message the handset has (the restarted engine sends
+        it again only after its backlog), and the JA to it would otherwise sign nothing."""
+        unknown = sorted({i.subscriber for i in items if i.subscriber and not last.get(i.subscriber)
+                          and i.decision.appeal is None})  # fmt: skip
+        open_appeals = sorted(
+            (m for m in self._appeals.values() if m is not None and m.is_open(now)),
+            key=lambda m: m.opens_at,
+            reverse=True,
+        )
+        if not unknown or not open_appeals:
+            return
+        ids = [m.id for m in open_appeals]
+        flags = await self.ctx.store.queues.sent_flags(ids, unknown)
+        for column, subscriber in enumerate(unknown):
+            for appeal, bits in zip(ids, flags, strict=True):
+                if bits[column]:
+                    last[subscriber] = appeal
+                    break
 
     def _unsigned(
         self, item: _Item, plan: _Plan, now: float, result: str, meta: AppealMeta | None

@@ -9,7 +9,6 @@ import time
 import uuid
 
 import trio
-from prometheus_client import start_http_server
 
 from counters import Lane, Store, StoreConfig, open_store
 from engine.app import open_engine
@@ -35,6 +34,7 @@ from engine.demo.run import (
     sim_config,
 )
 from engine.demo.summary import summary
+from engine.http import serving
 from engine.metrics import Metrics
 from smpp.simulator.ledger import Kind
 from smpp.simulator.server import open_simulator
@@ -73,35 +73,31 @@ async def _with_store(store: Store, options: DemoOptions, started: float) -> int
         f"language nl) in {time.monotonic() - t0:.1f} s"
     )
     metrics = Metrics()
-    metrics.registry.register(store.collector())
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=metrics.registry)
-    try:
-        say(f"metrics: http://127.0.0.1:{server.server_address[1]}/metrics")
-        async with open_simulator(sim_config(options)) as sim:
-            _, port = await sim.listen("127.0.0.1", 0)
-            config = engine_config(port, store.keys.namespace, options.rate)
-            async with open_engine(config, metrics=metrics, store=store) as engine:
-                with trio.fail_after(10):
-                    await engine.wait_bound()
-                say(
-                    f"SMSC simulator on 127.0.0.1:{port}: {num(options.recipients)} handsets, "
-                    f"time compressed {COMPRESSION:g}x (a demo second is "
-                    f"{COMPRESSION / 60:g} minutes for the handsets); engine bound at "
-                    f"{options.rate:g} msg/s"
-                )
-                run = Run(options, sim, engine, store, metrics, trio.current_time())
-                try:
-                    await _story(run)
-                except _Stuck as exc:
-                    say(f"✗ {exc}")
-                    return 1
-                reconciled = await reconcile(run)
-        summary(run, reconciled, time.monotonic() - started)
-        return 0 if all(c.ok for c in reconciled.checks) else 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    async with open_simulator(sim_config(options)) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        config = engine_config(port, store.keys.namespace, options.rate)
+        async with (
+            open_engine(config, metrics=metrics, store=store) as engine,
+            serving(engine) as http_port,
+        ):
+            say(f"metrics: http://127.0.0.1:{http_port}/metrics")
+            with trio.fail_after(10):
+                await engine.wait_bound()
+            say(
+                f"SMSC simulator on 127.0.0.1:{port}: {num(options.recipients)} handsets, "
+                f"time compressed {COMPRESSION:g}x (a demo second is "
+                f"{COMPRESSION / 60:g} minutes for the handsets); engine bound at "
+                f"{options.rate:g} msg/s"
+            )
+            run = Run(options, sim, engine, store, metrics, trio.current_time())
+            try:
+                await _story(run)
+            except _Stuck as exc:
+                say(f"✗ {exc}")
+                return 1
+            reconciled = await reconcile(run)
+    summary(run, reconciled, time.monotonic() - started)
+    return 0 if all(c.ok for c in reconciled.checks) else 1
 
 
 class _Stuck(Exception):

@@ -39,7 +39,11 @@ class Outbox:
     """deliver_sm PDUs waiting for a free window slot on one of the account's receivers.
 
     While no receiver is bound they wait here, as a real SMSC stores them; at most
-    ``limit`` are held and later ones are dropped (counted in ``dropped``).
+    ``limit`` are held and later ones are dropped (counted in ``dropped``). While a receiver
+    is bound nothing is dropped: ``limit`` is then only the point past which the account's
+    submits are refused (``full``), and the receipts already due for the messages accepted
+    before it was reached still join the queue. Dropping them would have the client do less
+    work than it was given while it is taking its receipts, only more slowly than it submits.
     """
 
     def __init__(self, limit: int) -> None:
@@ -47,6 +51,8 @@ class Outbox:
         self.ready: deque[Delivery] = deque()
         self.lot = trio.lowlevel.ParkingLot()
         self.dropped = 0
+        self.receivers = 0
+        """Receiver and transceiver binds of the account now up (``Account`` keeps it)."""
 
     def __len__(self) -> int:
         return len(self.ready)
@@ -56,7 +62,7 @@ class Outbox:
         return len(self.ready) >= self.limit
 
     def put(self, item: Delivery) -> bool:
-        if len(self.ready) >= self.limit:
+        if len(self.ready) >= self.limit and not self.receivers:
             self.dropped += 1
             return False
         self.ready.append(item)
@@ -113,10 +119,12 @@ class Account:
     def bound(self, bind_type: BindType) -> None:
         self.binds += 1
         self.receivers += bind_type in RECEIVING
+        self.outbox.receivers = self.receivers
 
     def unbound(self, bind_type: BindType) -> None:
         self.binds -= 1
         self.receivers -= bind_type in RECEIVING
+        self.outbox.receivers = self.receivers
 
 
 class Accounts:

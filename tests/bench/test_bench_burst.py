@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench.burst import steady_rate
+from bench.burst import rate_series, steady_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +72,17 @@ def test_steady_rate_reads_the_middle_of_the_progress() -> None:
     assert steady_rate(samples) == pytest.approx(1000.0)
     assert steady_rate([]) == 0.0
     assert steady_rate([(0.0, 0), (1.0, 0)]) == 0.0
+
+
+def test_rate_series_bins_the_count_by_second() -> None:
+    # 30 s sampled every 0.1 s: 100 a second for 20 s, then flat
+    samples = [(100.0 + t / 10, min(t, 200) * 10) for t in range(301)]
+    got = rate_series(samples, start=100.0)
+    assert got["t"][:3] == [1.0, 2.0, 3.0]
+    assert got["ja_per_s"][:20] == [100.0] * 20
+    assert set(got["ja_per_s"][20:]) == {0.0}
+    # Under 20 s, the bins shrink so that the chart still has about 20 points.
+    short = rate_series([(0.0, 0), (2.0, 1000)], start=0.0)
+    assert short["t"][:2] == [0.1, 0.2]
+    assert sum(short["ja_per_s"]) * 0.1 == pytest.approx(1000.0)
+    assert rate_series([], start=0.0) == {"t": [], "ja_per_s": []}

@@ -10,6 +10,7 @@ import pytest
 
 from bench import fanout
 from bench._peers import missing
+from bench.fanout import CASES
 from engine.metrics import Metrics
 
 PEERS = ("smpplib", "aiosmpplib", "smpp34")
@@ -21,38 +22,55 @@ def test_quick_run_ends_with_the_json_report(
 ) -> None:
     assert fanout.main(["--quick", "--json", "--url", redis_url]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("fanout (msg/s")  # the human-readable table comes first
+    assert lines[0].startswith("fanout_receipts_on (msg/s")  # the headline table comes first
     report: dict[str, Any] = json.loads(lines[-1])
 
     assert report["benchmark"] == "fanout"
     assert report["unit"] == "msg/s"
-    assert set(report["results"]) == {"fanout", "client_cpu_per_message", "submit_p99_half_load"}
+    assert report["headline"] == "fanout_receipts_on"
+    cases = [f"{name}_{case}" for case in CASES for name in ("fanout", "client_cpu_per_message")]
+    assert set(report["results"]) == {*cases, "submit_p99_half_load"}
     skipped = report.get("skipped", {})
     peers = {p for p in PEERS if p not in skipped}
     assert all(missing(p) is None for p in PEERS if p not in skipped)
     assert "smpplib" in peers  # a hard dependency: it always installs
 
     ours = {"ja-engine", "ja-engine x2"}  # one engine process, and two sharing the binds
-    throughput = report["results"]["fanout"]
-    assert set(throughput) == ours | peers
-    for stats in throughput.values():
-        assert set(stats) == {"median", "min", "max"}
-        assert 0 < stats["min"] <= stats["median"] <= stats["max"]
-    assert set(report["ratios"]) == {"fanout", "fanout ja-engine x2", "client_cpu_per_message"}
+    for case in CASES:
+        throughput = report["results"][f"fanout_{case}"]
+        assert set(throughput) == ours | peers
+        for stats in throughput.values():
+            assert set(stats) == {"median", "min", "max"}
+            assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+        cpu = report["results"][f"client_cpu_per_message_{case}"]
+        assert (cpu["unit"], cpu["better"]) == ("us/msg", "lower")
+        assert set(cpu) == {"unit", "better"} | ours | peers
+        assert all(cpu[name]["median"] > 0 for name in ours | peers)
+        # Throughput over time, read from each contender's simulator: every message counted.
+        series = report["series"][f"fanout_{case}"]
+        assert set(series) == ours | peers
+        for name, one in series.items():
+            assert len(one["t"]) == len(one["msg_per_s"]) == len(one["held"]) > 0
+            sent = report["settings"]["smpplib_messages" if name == "smpplib" else "messages"]
+            assert one["totals"]["submitted"] == sent
+            assert one["totals"]["dropped"] == 0
+    ratio_keys = {
+        f"{prefix}_{case}" for prefix in ("fanout", "client_cpu_per_message") for case in CASES
+    }
+    ratio_keys |= {f"fanout_{case} ja-engine x2" for case in CASES}
+    assert set(report["ratios"]) == ratio_keys
     for case in report["ratios"]:
         assert set(report["ratios"][case]) == {f"vs_{p}" for p in peers}
         assert all(r > 0 for r in report["ratios"][case].values())
-
-    cpu = report["results"]["client_cpu_per_message"]
-    assert (cpu["unit"], cpu["better"]) == ("us/msg", "lower")
-    assert set(cpu) == {"unit", "better"} | ours | peers
-    assert all(cpu[name]["median"] > 0 for name in ours | peers)
 
     latency = report["results"]["submit_p99_half_load"]
     assert latency["unit"] == "ms"
     assert latency["better"] == "lower"
     for name in ours:
         assert 0 < latency[name]["min"] <= latency[name]["max"]
+        buckets = report["latency_buckets"][name]
+        assert buckets[-1][0] is None  # +Inf, as JSON null
+        assert buckets[-1][1] > 0
 
 
 def test_p99_is_interpolated_inside_its_histogram_bucket() -> None:

@@ -32,6 +32,8 @@ def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
         assert part in kpn1
     assert any("bind vf-1 127.0.0.1:2775" in line for line in lines)
     assert "redis: embedded server" in out
+    assert "  http: host 127.0.0.1, port 9477 (/metrics, /healthz, /readyz)" in lines
+    assert "  logs: plain, INFO and above" in lines
     assert "kpnpass" not in out
     assert err == ""
 

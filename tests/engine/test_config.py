@@ -541,3 +541,35 @@ def test_bad_pin_is_refused(pin: str) -> None:
         "ja.toml: carriers.kpn.binds[0].tls_pin_sha256[1]: expected a SHA-256 fingerprint: "
         f'64 hex digits (colons allowed) or 44 base64 characters, got "{pin}"'
     )
+
+
+def test_http_and_logging_defaults() -> None:
+    config = parse(MINIMAL)
+    assert (config.http.host, config.http.port) == ("127.0.0.1", 9477)
+    assert (config.logging.format, config.logging.level) == ("plain", "INFO")
+
+
+def test_http_address_in_its_own_section() -> None:
+    config = parse(MINIMAL + '[http]\nhost = "::1"\nport = 0\n[logging]\nformat = "json"\n')
+    assert (config.http.host, config.http.port) == ("::1", 0)
+    assert config.logging.format == "json"
+
+
+def test_metrics_host_and_port_are_the_older_name_of_http() -> None:
+    config = parse(MINIMAL + '[metrics]\nhost = "0.0.0.0"\nport = 9500\n')
+    assert (config.http.host, config.http.port) == ("0.0.0.0", 9500)
+
+
+def test_http_and_metrics_address_together_are_refused() -> None:
+    text = error(MINIMAL + "[http]\nport = 9500\n[metrics]\nport = 9501\n")
+    assert text == (
+        "ja.toml: metrics.port: expected the HTTP server's address in [http] only ([metrics] "
+        "host and port are its older name): move them to [http]"
+    )
+
+
+def test_unknown_log_level_names_the_choices() -> None:
+    text = error(MINIMAL + '[logging]\nlevel = "LOUD"\n')
+    assert text == (
+        'ja.toml: logging.level: expected one of "DEBUG", "ERROR", "INFO", "WARNING", got "LOUD"'
+    )

@@ -34,9 +34,17 @@ from tests.waiting import wait_for
 
 
 class Attempts:
-    """The one Redis call on the send path (recording the attempts), answered at once."""
+    """The Redis calls of the send path (recording the attempts, then the fates and the
+    carrier ids), answered at once: a message holds its window slot until its fate is
+    written, so the write-back runs here too."""
 
     async def mark_attempts(self, attempts: object) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def record_sent(self, records: object) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def finish(self, lane: object, entry_ids: object) -> None:
         await trio.lowlevel.checkpoint()
 
 
@@ -85,6 +93,7 @@ async def sending(
         for bind in binds:
             nursery.start_soon(serve, bind, sim)
         await wait_for(lambda: all(b.is_up() for b in binds), on=listener.changed, what="bound")
+        nursery.start_soon(outbox.writeback.run)
         nursery.start_soon(outbox._sender, outbox.queues["sim"], pool, nursery)
         yield outbox, pool
         nursery.cancel_scope.cancel()

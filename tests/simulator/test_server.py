@@ -329,6 +329,25 @@ async def test_hold_queue_is_bounded(autojump_clock: Clock) -> None:
         assert sim.account().queue_full == 1
 
 
+async def test_receipts_are_never_dropped_while_a_receiver_is_bound(autojump_clock: Clock) -> None:
+    # The client takes its receipts one at a time and slowly (here: never answers within the
+    # test), so they queue past hold_limit: submits are refused, but no receipt already due
+    # is lost while a receiver is there to take it.
+    config = make_config(delivery={"hold_limit": 3, "window": 1})
+    slow = Inbox(lambda _pdu: -1)
+    async with open_simulator(config) as sim, esme(sim, inbox=slow) as (conn, _):
+        for i in range(6):
+            await conn.request(submit(i))
+        await trio.sleep(3)  # every receipt is due (1 s); the deliver_sm timeout is 5 s
+        outbox = sim.account().outbox
+        # One sent and unanswered, one taken by the pump waiting for its slot, four queued
+        # (before: three queued, three dropped).
+        assert (len(outbox), outbox.dropped) == (4, 0)
+        refused = await conn.request(submit(9))
+        assert refused.command_status == CommandStatus.ESME_RMSGQFUL
+        assert sim.account().queue_full == 1
+
+
 async def test_temporary_errors_are_retried_with_backoff(autojump_clock: Clock) -> None:
     refusals = {"n": 0}
 

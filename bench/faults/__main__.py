@@ -1,0 +1,5 @@
+import sys
+
+from bench.faults.runner import main
+
+sys.exit(main())

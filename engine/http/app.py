@@ -1,0 +1,50 @@
+"""The ASGI application: one Starlette app whose routes come from route sets.
+
+A route set is a function ``(WebContext) -> list[BaseRoute]`` (Starlette ``Route`` or
+``Mount``). ``ROUTE_SETS`` lists the engine's own; a module that serves more (the integration
+API under ``/api/v1``, the live page) writes its own function and is added there, or passed
+as ``extra`` to ``create_app`` (tests, embedding). Route sets get the running engine and the
+shared parts through `WebContext`, never through globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from engine.http import health, scrape
+from engine.http.health import Readiness
+from engine.http.scrape import OffLoop
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+
+__all__ = ["ROUTE_SETS", "RouteSet", "WebContext", "create_app"]
+
+
+@dataclass
+class WebContext:
+    """What route sets may use."""
+
+    engine: Engine
+    readiness: Readiness
+    registry: CollectorRegistry
+    off_loop: list[OffLoop] = field(default_factory=list)
+    """Collectors in ``registry`` that do blocking I/O (run in a thread per scrape)."""
+
+
+RouteSet = Callable[[WebContext], list[BaseRoute]]
+
+ROUTE_SETS: tuple[RouteSet, ...] = (health.routes, scrape.routes)
+"""Every route the engine serves, in match order."""
+
+
+def create_app(ctx: WebContext, extra: Iterable[RouteSet] = ()) -> Starlette:
+    """The application serving ``ROUTE_SETS`` and then ``extra``."""
+    routes = [route for route_set in (*ROUTE_SETS, *extra) for route in route_set(ctx)]
+    return Starlette(routes=routes)
