@@ -12,8 +12,8 @@ With ``--receipts`` every submit_sm asks for a receipt (registered_delivery=1, a
 always does) and every client acknowledges each deliver_sm the way it is built to: smpplib
 answers it inside ``read_once`` (after calling the received handler), aiosmpplib in its
 reader after the hook, smpp34's core by itself while the application drains ``Smsc.next()``
-(one task per bind here; an undrained queue would make the core refuse them). Without it
-they ask for none (registered_delivery=0).
+(one task per bind here, its inbound queue sized for every receipt of the run: see
+``_smpp34``). Without it they ask for none (registered_delivery=0).
 
 A message centre pushes back with ESME_RMSGQFUL or ESME_RTHROTTLED (the simulator does when
 its receipt queue for the account is full); a production client sends the refused message
@@ -376,7 +376,13 @@ async def _smpp34(
 ) -> PeerResult:
     import smpp34
 
-    clients = [smpp34.Client(host, port, "ja", "pw", window_size=window) for _ in range(binds)]
+    # Room for every receipt of the run in the core's inbound queue: with its default, the
+    # core ends the session once the application falls behind draining it, which it does
+    # while thousands of submit tasks share the event loop with the drains.
+    clients = [
+        smpp34.Client(host, port, "ja", "pw", window_size=window, inbound_capacity=messages + 1024)
+        for _ in range(binds)
+    ]
     sessions = await asyncio.gather(*(client.connect() for client in clients))
     counts = {"ok": 0, "errors": 0, "receipts": 0, "refused": 0}
     workers = binds * window

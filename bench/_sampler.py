@@ -63,7 +63,8 @@ class Totals(TypedDict):
     """deliver_sm acknowledged by the client."""
     rmsgqful: float
     dropped: float
-    """deliver_sm the simulator dropped (its queue was full)."""
+    """deliver_sm the simulator dropped (held for an account with no receiver bound, past
+    its hold limit: a client that has just unbound, in the interval after its clock)."""
 
 
 class Series(TypedDict):

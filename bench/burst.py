@@ -77,6 +77,7 @@ import math
 import os
 import pstats
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -84,8 +85,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,7 +104,8 @@ from engine.campaigns.model import AppealSpec
 from engine.campaigns.router import CampaignRouter
 from engine.campaigns.settings import CampaignConfig
 from engine.campaigns.texts import render
-from engine.config import Config, load_config
+from engine.config import Config, HttpConfig, load_config
+from engine.http.server import serve_engine
 from engine.metrics import Metrics
 from engine.routers import Batch, RouterContext
 from smpp.simulator.config import (
@@ -118,7 +121,18 @@ from smpp.simulator.ledger import Kind, Ledger
 from smpp.simulator.server import Simulator, open_simulator
 from smpp.simulator.tv import CallToAction
 
-__all__ = ["NaiveRouter", "Sizes", "collect", "main", "rate_series", "steady_rate"]
+__all__ = [
+    "During",
+    "NaiveRouter",
+    "Sizes",
+    "collect",
+    "free_port",
+    "main",
+    "rate_series",
+    "run_one",
+    "steady_rate",
+    "throughput",
+]
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +147,9 @@ TV_FIRST = 31_690_000_000
 THANK_DELAY = 5.0
 BINDS = 4
 BIND_RATE = 500.0
+During = Callable[..., Awaitable[None]]
+"""Run alongside a round's TV: ``during(http_port, appeal, task_status=...)``, started with
+``nursery.start`` (the TV starts once it reports ready)."""
 APPEAL_TEXT = "Stop de marteling van Ahmed. Antwoord JA om te tekenen."
 
 
@@ -226,9 +243,10 @@ class NaiveRouter:
 # --- the engine process -----------------------------------------------------------------------
 
 
-async def _serve(config: Config, router: str) -> list[float]:
-    """``engine.app._serve`` with a choice of router (and no /metrics server); returns the
-    exact thank-you delays."""
+async def _serve(config: Config, router: str, http_port: int | None = None) -> list[float]:
+    """``engine.app._serve`` with a choice of router (and no HTTP server unless given a
+    port: ``bench.counter`` hammers its public counter); returns the exact thank-you
+    delays."""
     metrics = Metrics()
     factory = NaiveRouter if router == NAIVE else None
     async with (
@@ -237,6 +255,10 @@ async def _serve(config: Config, router: str) -> list[float]:
     ):
         if not isinstance(engine.router, CampaignRouter):
             await nursery.start(engine.fanout.run)
+        if http_port is not None:
+            await nursery.start(
+                serve_engine, engine, HttpConfig(port=http_port), trio.sleep_forever
+            )
         gc.collect()
         gc.freeze()
         print("engine up", flush=True)
@@ -253,6 +275,7 @@ def serve_main(argv: Sequence[str]) -> int:
     parser.add_argument("--router", choices=("campaigns", NAIVE), default="campaigns")
     parser.add_argument("--delays", type=Path, help="write the exact thank-you delays here")
     parser.add_argument("--profile", type=Path, help="run under cProfile; stats here")
+    parser.add_argument("--http-port", type=int, help="serve the engine's HTTP routes here")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -261,7 +284,7 @@ def serve_main(argv: Sequence[str]) -> int:
     if profile is not None:
         profile.enable()
     try:
-        delays = trio.run(_serve, load_config(args.config), args.router)
+        delays = trio.run(_serve, load_config(args.config), args.router, args.http_port)
     finally:
         if profile is not None:
             profile.disable()
@@ -537,6 +560,7 @@ async def _run(
     tmp: Path,
     profile: Path | None,
     engine_log: IO[str],
+    during: During | None = None,
 ) -> RunResult:
     async with open_store(StoreConfig(url=url, namespace=keys.namespace)) as store:
         numbers = [f"+{SUBSCRIBER_FIRST + i}" for i in range(sizes.subscribers)]
@@ -562,12 +586,25 @@ async def _run(
             argv += ["--delays", str(delays_file)]
             if profile is not None:
                 argv += ["--profile", str(profile)]
+            http_port = free_port() if during is not None else 0
+            if during is not None:
+                argv += ["--http-port", str(http_port)]
+            busy = None if during is None else partial(during, http_port, appeal)
             process = await trio.lowlevel.open_process(
                 argv, stdout=engine_log, stderr=subprocess.STDOUT
             )
             try:
                 result = await _drive(
-                    sim, process, client, keys, count_key, contender, scenario, url, engine_log
+                    sim,
+                    process,
+                    client,
+                    keys,
+                    count_key,
+                    contender,
+                    scenario,
+                    url,
+                    engine_log,
+                    busy,
                 )
             finally:
                 with trio.CancelScope(shield=True):
@@ -590,6 +627,7 @@ async def _drive(
     scenario: Scenario,
     url: str,
     engine_log: IO[str],
+    busy: Callable[..., Awaitable[None]] | None = None,
 ) -> RunResult:
     with trio.move_on_after(30):
         # Polling is the point: the simulator offers no event for "n binds up".
@@ -607,6 +645,8 @@ async def _drive(
     sampler.start()
     try:
         async with trio.open_nursery() as nursery:
+            if busy is not None:  # alongside the TV (once it is ready), cancelled with it
+                await nursery.start(busy)
             nursery.start_soon(tv.run)
             if scenario.stop_after is not None:
                 while tv.emitted < scenario.stop_after:  # noqa: ASYNC110 (no event for it)
@@ -641,6 +681,13 @@ async def _drive(
     )
 
 
+def free_port() -> int:
+    """A loopback port free now (the engine process binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def wipe(client: redis.Redis, keys: Keys) -> None:
     for pattern in keys.pattern():
         names = list(client.scan_iter(match=pattern, count=1000))
@@ -655,12 +702,15 @@ def run_one(
     url: str,
     tmp: Path,
     profile: Path | None = None,
+    during: During | None = None,
 ) -> RunResult:
+    """One round on a fresh namespace; ``during(http_port, appeal)`` (the engine then serves
+    HTTP on that port) runs while the TV does, and is cancelled when it stops."""
     keys = Keys(f"bench{uuid.uuid4().hex[:12]}")
     client = redis.Redis.from_url(url)
     try:
         with open(tmp / f"engine-{keys.namespace}.log", "w+") as log:
-            return trio.run(_run, contender, scenario, sizes, url, keys, tmp, profile, log)
+            return trio.run(_run, contender, scenario, sizes, url, keys, tmp, profile, log, during)
     finally:
         wipe(client, keys)
         client.close()

@@ -3,8 +3,8 @@
 * ``fanout-receipts-on.png`` / ``fanout-receipts-off.png``: throughput over time, one line
   per contender (submit_sm accepted per second, read from each contender's simulator), so
   stalls show; with receipts on, two more panels: receipts taken per second and the
-  receipts queued in the simulator, with the queue length past which it answers
-  ESME_RMSGQFUL;
+  receipts queued in the simulator (with the length past which it answers ESME_RMSGQFUL,
+  when the queue comes near it);
 * ``latency.png``: distributions, as cumulative shares: the fan-out's submit round trip at
   half load (from the engine's histogram) and the TV burst's thank-you delay past the
   configured delay (exact delays, as quantiles);
@@ -25,10 +25,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["HOLD_LIMIT", "burst_rate", "fanout_throughput", "latency", "render"]
+__all__ = ["QUEUE_LIMIT", "burst_rate", "fanout_throughput", "latency", "render"]
 
-HOLD_LIMIT = 100_000
-"""The simulator's default ``delivery.hold_limit``: past it, submits get ESME_RMSGQFUL."""
+QUEUE_LIMIT = 1_000_000
+"""The simulator's default ``delivery.queue_limit``: while a receiver is bound and this many
+receipts wait for it, submits get ESME_RMSGQFUL."""
 
 _ORDER = ("ja-engine", "ja-engine x2", "smpplib", "aiosmpplib", "smpp34", "naive")
 _PALETTE = ("#1f77b4", "#17becf", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728", "#8c564b")
@@ -56,7 +57,24 @@ def _save(figure: Figure, path: Path) -> Path:
 def _lines(axes: Axes, series: Mapping[str, Mapping[str, Any]], key: str) -> None:
     for name, one in series.items():
         if one.get("t"):
-            axes.plot(one["t"], one[key], label=name, color=_colour(name), linewidth=1.4)
+            marker = "o" if len(one["t"]) < 3 else None  # a run shorter than two samples
+            axes.plot(
+                one["t"], one[key], label=name, color=_colour(name), linewidth=1.4, marker=marker
+            )
+
+
+def _limit(axes: Axes) -> None:
+    """The queue length past which the simulator refuses submits, as a dashed line."""
+    axes.axhline(QUEUE_LIMIT, color="grey", linestyle="--", linewidth=1)
+    axes.annotate(
+        "ESME_RMSGQFUL past this",
+        (0, QUEUE_LIMIT),
+        xycoords=("axes fraction", "data"),
+        xytext=(4, -12),
+        textcoords="offset points",
+        color="grey",
+        fontsize=8,
+    )
 
 
 def fanout_throughput(report: Mapping[str, Any], case: str, path: Path) -> Path | None:
@@ -78,16 +96,11 @@ def fanout_throughput(report: Mapping[str, Any], case: str, path: Path) -> Path 
         axes[1].set_ylabel("receipts/s")
         axes[2].set_title("Receipts queued in the simulator, waiting for the client")
         _lines(axes[2], series, "held")
-        axes[2].axhline(HOLD_LIMIT, color="grey", linestyle="--", linewidth=1)
-        axes[2].annotate(
-            "ESME_RMSGQFUL past this",
-            (0, HOLD_LIMIT),
-            xycoords=("axes fraction", "data"),
-            xytext=(4, -12),
-            textcoords="offset points",
-            color="grey",
-            fontsize=8,
-        )
+        if (
+            max((max(one["held"], default=0) for one in series.values()), default=0)
+            > QUEUE_LIMIT / 2
+        ):
+            _limit(axes[2])
         axes[2].set_ylabel("deliver_sm")
     for ax in axes:
         ax.grid(True, alpha=0.3)

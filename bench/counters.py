@@ -93,13 +93,14 @@ def naive_sign(client: redis.Redis, keys: Keys, appeal: int, n: int) -> float:
         keys.appeal_signed(appeal),
         keys.appeal_count(appeal),
         keys.appeal_signatures(appeal),
+        keys.appeal_minutes(appeal),
     )
     day = dt.datetime.now(dt.UTC).date()
     reach_keys = (keys.reach_day(day), keys.reach_month(day), keys.reach_all)
     start = time.perf_counter()
     for subscriber in range(1, n + 1):
         with client.pipeline(transaction=False) as pipe:
-            pipe.evalsha(sign, 3, *appeal_keys, _encode([subscriber, "JA", "0123456789"]))
+            pipe.evalsha(sign, 4, *appeal_keys, _encode([subscriber, "JA", "0123456789"]))
             pipe.evalsha(reach, 3, *reach_keys, _encode([subscriber]))
             pipe.execute()
     return n / (time.perf_counter() - start)
@@ -122,12 +123,13 @@ def naive_latency(client: redis.Redis, keys: Keys, appeal: int, samples: int) ->
         keys.appeal_signed(appeal),
         keys.appeal_count(appeal),
         keys.appeal_signatures(appeal),
+        keys.appeal_minutes(appeal),
     )
     out: list[float] = []
     for subscriber in range(1, samples + 1):
         time.sleep(0.002)
         start = time.perf_counter()
-        client.evalsha(sha, 3, *appeal_keys, _encode([subscriber, "JA", "0123456789"]))
+        client.evalsha(sha, 4, *appeal_keys, _encode([subscriber, "JA", "0123456789"]))
         out.append((time.perf_counter() - start) * 1000)
     return out
 

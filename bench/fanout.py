@@ -42,11 +42,11 @@ receipts queued in the simulator, per interval; the median round's series is kep
 
 Every run gets a fresh simulator process (``python -m smpp.simulator``: one account, no
 throughput limit, window 5000, replies off, ledger off, its deliver_sm window and receipt
-queue at their defaults: 64 per bind, pushing back past 100,000 queued), so no run inherits
-another's state. Contenders alternate within each round (ja-engine, ja-engine xN, smpplib,
-aiosmpplib, smpp34). Redis: ``--url``, else ``REDIS_URL``, else redis://127.0.0.1:6379/0;
-each round uses a namespace of its own, deleted afterwards. Speed is reported, never
-asserted.
+queue at their defaults: 64 per bind, refusing submits past 1,000,000 receipts waiting for
+a bound receiver), so no run inherits another's state. Contenders alternate within each
+round (ja-engine, ja-engine xN, smpplib, aiosmpplib, smpp34). Redis: ``--url``, else
+``REDIS_URL``, else redis://127.0.0.1:6379/0; each round uses a namespace of its own,
+deleted afterwards. Speed is reported, never asserted.
 
 The engine sends registered_delivery=1 in both cases (it always asks for receipts; with
 receipts off the simulator sends none); the peers 1 with receipts on, else 0. The PDUs are

@@ -15,6 +15,7 @@ from .errors import CountersError, EmbeddedServerError, StoreError, StoreUnavail
 from .keys import Keys, Lane
 from .reach import Reach
 from .records import (
+    AppealFigures,
     AppealMeta,
     ConsentEvent,
     ConsentKind,
@@ -30,6 +31,7 @@ from .subscribers import Subscribers
 
 __all__ = [
     "GROUP",
+    "AppealFigures",
     "AppealGauges",
     "AppealMeta",
     "AppealStates",

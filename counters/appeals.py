@@ -19,7 +19,7 @@ from .batcher import Batcher, Command, Kind, check
 from .errors import CountersError, StoreError
 from .keys import Keys
 from .reach import reach_commands, utc_day
-from .records import AppealMeta, Signature, SignResult, decode_appeal, encode
+from .records import AppealFigures, AppealMeta, Signature, SignResult, decode_appeal, encode
 from .scripts import SCRIPTS, Eval
 from .subscribers import bitmap_ids
 
@@ -48,7 +48,12 @@ class _SignKind(Kind[_Sign, SignResult]):
         commands: list[Command] = [
             Eval(
                 SCRIPTS["sign"],
-                (k.appeal_signed(appeal), k.appeal_count(appeal), k.appeal_signatures(appeal)),
+                (
+                    k.appeal_signed(appeal),
+                    k.appeal_count(appeal),
+                    k.appeal_signatures(appeal),
+                    k.appeal_minutes(appeal),
+                ),
                 (encode(members),),
             )
             for appeal, members in groups.items()
@@ -229,6 +234,27 @@ class Appeals:
             return []
         raw = await self._run("HMGET", self._keys.sub_last, *subscribers)
         return [int(r or 0) for r in raw]
+
+    async def figures(self, appeal: int, minutes: Sequence[int]) -> AppealFigures | None:
+        """Metadata, count, new signatures in each of ``minutes`` (Unix minutes) and when it
+        was sent, in one round trip; None for an unknown appeal."""
+        k = self._keys
+        meta, count, per_minute, sent_at = await self._batcher.execute_many(
+            [
+                ("GET", k.appeal_meta(appeal)),
+                ("GET", k.appeal_count(appeal)),
+                ("HMGET", k.appeal_minutes(appeal), *minutes),
+                ("HGET", k.appeal_state(appeal), "sent_at"),
+            ]
+        )
+        if meta is None:
+            return None
+        return AppealFigures(
+            meta=decode_appeal(meta),
+            count=int(count or 0),
+            per_minute=tuple(int(n or 0) for n in per_minute),
+            sent_at=float(sent_at or 0.0),
+        )
 
     async def count(self, appeal: int) -> int:
         return int(await self._run("GET", self._keys.appeal_count(appeal)) or 0)

@@ -5,7 +5,8 @@ script touches together share a Redis Cluster hash tag, so each script call stay
 
 - ``{ja:sub}:*``   the subscriber registry: ids, sequence, numbers, active bitmap, consent log,
   route (carrier/bind), language, last appeal per handset, hashed suppression set.
-- ``{ja:ua:ID}:*`` one appeal: meta, signed bitmap, count, signatures stream.
+- ``{ja:ua:ID}:*`` one appeal: meta, signed bitmap, count, signatures stream, signatures per
+  minute, state.
 - ``{ja:q}:*``     the outbound lanes, the delayed schedule and the per-appeal ``sent`` bitmaps.
   ``sent`` lives here rather than under the appeal's tag because the fan-out script must mark a
   recipient and enqueue the message in one atomic call, and the lane is shared by all appeals.
@@ -84,6 +85,10 @@ class Keys:
 
     def appeal_signatures(self, appeal: int) -> str:
         return f"{self._appeal(appeal)}:signatures"
+
+    def appeal_minutes(self, appeal: int) -> str:
+        """New signatures per Unix minute (a hash: minute -> count), for the public counter."""
+        return f"{self._appeal(appeal)}:minutes"
 
     def appeal_sent(self, appeal: int, kind: str = "appeal") -> str:
         """Who has been queued ``kind`` ("appeal", "outcome", "thanks") of an appeal: one

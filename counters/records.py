@@ -12,6 +12,7 @@ from enum import Enum
 import msgspec
 
 __all__ = [
+    "AppealFigures",
     "AppealMeta",
     "ConsentEvent",
     "ConsentKind",
@@ -61,6 +62,17 @@ class AppealMeta(msgspec.Struct, frozen=True, kw_only=True):
 
     def is_open(self, now: float) -> bool:
         return self.opens_at <= now < self.closes_at
+
+
+class AppealFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """What the public counter shows of an appeal, read in one round trip."""
+
+    meta: AppealMeta
+    count: int
+    per_minute: tuple[int, ...]
+    """New signatures in each of the minutes asked for, in the same order."""
+    sent_at: float
+    """When the operator sent it (Unix seconds; 0.0 for a draft)."""
 
 
 class SignResult(msgspec.Struct, frozen=True, gc=False):

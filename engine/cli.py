@@ -102,6 +102,8 @@ def describe(config: Config) -> list[str]:
     http, logs = config.http, config.logging
     lines.append(f"http: host {http.host}, port {http.port} (/metrics, /healthz, /readyz)")
     lines.append(f"logs: {logs.format}, {logs.level} and above")
+    tokens = [f"{t.name} ({', '.join(t.scopes)})" for t in config.api.tokens]
+    lines.append(f"api: /api/v1, tokens {', '.join(tokens)}" if tokens else "api: no tokens")
     return lines
 
 

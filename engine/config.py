@@ -29,6 +29,7 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta, Struct, field
 
+from engine.api.settings import MIN_TOKEN_LENGTH, ApiConfig, ApiToken
 from engine.campaigns.keywords import DEFAULT_TABLES, Classifier
 from engine.campaigns.quiet import parse_window
 from engine.campaigns.settings import PLACEHOLDERS, CampaignConfig, with_defaults
@@ -36,6 +37,8 @@ from engine.campaigns.texts import TextError, check_template, check_text, render
 from engine.logs import LogFormat, LogLevel
 
 __all__ = [
+    "ApiConfig",
+    "ApiToken",
     "BindConfig",
     "CarrierConfig",
     "Config",
@@ -205,6 +208,7 @@ class Config(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
     campaigns: CampaignConfig = field(default_factory=CampaignConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     country_code: str = "31"
 
     def all_binds(self) -> Iterator[tuple[str, BindConfig]]:
@@ -294,7 +298,7 @@ def _explain(exc: msgspec.ValidationError, raw: dict[str, Any]) -> tuple[str, st
     path, value, info = _locate(raw, match["path"] or "")
     named = _FIELD_NAME.search(match["msg"])
     if named is None:
-        secret = bool(path) and path[-1] == "password"
+        secret = bool(path) and path[-1] in ("password", "token")
         return _format(path), f"expected {_describe(info)}, got {_show(value, secret=secret)}"
     kind, name = named.groups()
     struct = _unwrap(info)
@@ -465,7 +469,11 @@ class _Checker:
         cfg = msgspec.structs.replace(cfg, campaigns=campaigns)
         self.campaigns(cfg)
         return msgspec.structs.replace(
-            cfg, carriers=carriers, routing=self.routing(cfg), redis=self.redis(cfg.redis)
+            cfg,
+            carriers=carriers,
+            routing=self.routing(cfg),
+            redis=self.redis(cfg.redis),
+            api=self.api(cfg.api),
         )
 
     def campaigns(self, cfg: Config) -> None:
@@ -634,6 +642,14 @@ class _Checker:
 
     def password_file(self, path: str, name: str) -> str | None:
         """The file's text less one trailing newline; a warning if others may read it."""
+        value = self.secret_file(path, name, "the password")
+        if value is not None:
+            self.check_password(path, value, f"file {_quote(name)}")
+        return value
+
+    def secret_file(self, path: str, name: str, what: str) -> str | None:
+        """The file's text (Latin-1) less one trailing newline; a warning if others may
+        read it."""
         try:
             with open(name, "rb") as file:
                 mode = os.fstat(file.fileno()).st_mode
@@ -642,7 +658,7 @@ class _Checker:
             self.fail(
                 path,
                 f"cannot read {_quote(name)} ({exc.strerror or exc}): expected a file "
-                "holding the password, readable by the engine's user only (chmod 600)",
+                f"holding {what}, readable by the engine's user only (chmod 600)",
             )
             return None
         if mode & 0o077:
@@ -655,9 +671,7 @@ class _Checker:
             if data.endswith(newline):
                 data = data[: -len(newline)]
                 break
-        value = data.decode("latin-1")  # any byte decodes; check_password refuses non-ASCII
-        self.check_password(path, value, f"file {_quote(name)}")
-        return value
+        return data.decode("latin-1")  # any byte decodes; the caller checks the characters
 
     def check_password(self, path: str, value: str, what: str) -> None:
         if len(value) > 8 or not value.isascii() or "\0" in value:
@@ -720,3 +734,64 @@ class _Checker:
                 path, f"expected a URL starting with {schemes}, got {_show(url.split('@')[-1])}"
             )
         return msgspec.structs.replace(redis, url=url)
+
+    def api(self, api: ApiConfig) -> ApiConfig:
+        """Each token's value from its environment variable or file; names and values unique."""
+        tokens = [self.api_token(f"api.tokens[{i}]", t) for i, t in enumerate(api.tokens)]
+        names: dict[str, int] = {}
+        values: dict[str, int] = {}
+        for i, token in enumerate(tokens):
+            if token.name in names:
+                self.fail(
+                    f"api.tokens[{i}].name",
+                    f"{_show(token.name)} is already the name of api.tokens[{names[token.name]}]",
+                )
+            if token.token and token.token in values:
+                self.fail(
+                    f"api.tokens[{i}]",
+                    f"the same token as api.tokens[{values[token.token]}] "
+                    "(not shown): give each user a token of its own",
+                )
+            names.setdefault(token.name, i)
+            values.setdefault(token.token, i)
+        return msgspec.structs.replace(api, tokens=tokens)
+
+    def api_token(self, path: str, token: ApiToken) -> ApiToken:
+        if not _BIND_NAME.fullmatch(token.name):
+            self.fail(
+                f"{path}.name", f"expected 1 to 64 of A-Z a-z 0-9 _ . -, got {_show(token.name)}"
+            )
+        if token.token:
+            self.fail(
+                f"{path}.token",
+                "expected the token in the environment or a file: set "
+                "token_env or token_file (a secret does not belong in the file)",
+            )
+            return msgspec.structs.replace(token, token="")
+        if (token.token_env is None) == (token.token_file is None):
+            self.fail(path, "expected exactly one of token_env or token_file")
+            return token
+        if token.token_file is not None:
+            where = f"{path}.token_file"
+            value = self.secret_file(where, token.token_file, "the token")
+            what = f"file {_quote(token.token_file)}"
+        else:
+            assert token.token_env is not None
+            where, what = f"{path}.token_env", f"${token.token_env}"
+            value = self.environ.get(token.token_env)
+            if value is None:
+                self.fail(where, f"environment variable {token.token_env} is not set")
+        if value is None:
+            return token
+        value = value.strip()
+        if not (value.isascii() and value.isprintable() and " " not in value):
+            self.fail(
+                where, f"expected printable ASCII without spaces, {what} has other characters"
+            )
+        elif len(value) < MIN_TOKEN_LENGTH:
+            self.fail(
+                where,
+                f"expected a token of at least {MIN_TOKEN_LENGTH} characters, "
+                f"{what} has {len(value)} (not shown): try openssl rand -hex 32",
+            )
+        return msgspec.structs.replace(token, token=value)

@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from engine import live
+from engine.api import routes as api
 from engine.http import health, scrape
 from engine.http.health import Readiness
 from engine.http.scrape import OffLoop
@@ -40,7 +42,7 @@ class WebContext:
 
 RouteSet = Callable[[WebContext], list[BaseRoute]]
 
-ROUTE_SETS: tuple[RouteSet, ...] = (health.routes, scrape.routes)
+ROUTE_SETS: tuple[RouteSet, ...] = (health.routes, scrape.routes, live.routes, api.routes)
 """Every route the engine serves, in match order."""
 
 

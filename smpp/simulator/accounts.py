@@ -39,15 +39,17 @@ class Outbox:
     """deliver_sm PDUs waiting for a free window slot on one of the account's receivers.
 
     While no receiver is bound they wait here, as a real SMSC stores them; at most
-    ``limit`` are held and later ones are dropped (counted in ``dropped``). While a receiver
-    is bound nothing is dropped: ``limit`` is then only the point past which the account's
-    submits are refused (``full``), and the receipts already due for the messages accepted
-    before it was reached still join the queue. Dropping them would have the client do less
-    work than it was given while it is taking its receipts, only more slowly than it submits.
+    ``limit`` are held and later ones are dropped (counted in ``dropped``), and the account's
+    submits are refused while that many wait (``full``). While a receiver is bound nothing is
+    dropped, and submits are refused only past ``queue_limit``: a client that takes its
+    receipts, only more slowly than it submits, is not pushed back at the hold limit,
+    which is about a client that takes none (and its receipts already due would then have
+    had nowhere to go).
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, queue_limit: int | None = None) -> None:
         self.limit = limit
+        self.queue_limit = max(limit, queue_limit or limit)
         self.ready: deque[Delivery] = deque()
         self.lot = trio.lowlevel.ParkingLot()
         self.dropped = 0
@@ -59,7 +61,8 @@ class Outbox:
 
     @property
     def full(self) -> bool:
-        return len(self.ready) >= self.limit
+        """True while the account's submits must be refused (ESME_RMSGQFUL)."""
+        return len(self.ready) >= (self.queue_limit if self.receivers else self.limit)
 
     def put(self, item: Delivery) -> bool:
         if len(self.ready) >= self.limit and not self.receivers:
@@ -74,7 +77,14 @@ class Outbox:
 class Account:
     """One account's live state."""
 
-    def __init__(self, index: int, config: AccountConfig, outbox_limit: int, now: float) -> None:
+    def __init__(
+        self,
+        index: int,
+        config: AccountConfig,
+        outbox_limit: int,
+        now: float,
+        queue_limit: int | None = None,
+    ) -> None:
         self.index = index
         self.config = config
         self.system_id = config.system_id
@@ -90,7 +100,7 @@ class Account:
         self.queue_full = 0
         self.binds = 0
         self.receivers = 0
-        self.outbox = Outbox(outbox_limit)
+        self.outbox = Outbox(outbox_limit, queue_limit)
 
     def admit(self, now: float) -> bool:
         """Count a submit at ``now``; False when it must be throttled."""
@@ -130,10 +140,16 @@ class Account:
 class Accounts:
     """Every account, by system_id and by index (index 0 is the first configured)."""
 
-    def __init__(self, configs: list[AccountConfig], outbox_limit: int, now: float) -> None:
+    def __init__(
+        self,
+        configs: list[AccountConfig],
+        outbox_limit: int,
+        now: float,
+        queue_limit: int | None = None,
+    ) -> None:
         if not configs:
             raise ValueError("at least one account is needed")
-        self._list = [Account(i, c, outbox_limit, now) for i, c in enumerate(configs)]
+        self._list = [Account(i, c, outbox_limit, now, queue_limit) for i, c in enumerate(configs)]
         self._by_id = {a.system_id: a for a in self._list}
 
     def __iter__(self) -> Iterator[Account]:

@@ -247,7 +247,8 @@ class MessageCentre:
         self.config = config
         now = trio.current_time()
         accounts = config.accounts or [DEFAULT_ACCOUNT]
-        self.accounts = Accounts(accounts, config.delivery.hold_limit, now)
+        delivery = config.delivery
+        self.accounts = Accounts(accounts, delivery.hold_limit, now, delivery.queue_limit)
         self.handsets = Handsets(
             config.handsets,
             config.receipts,

@@ -118,7 +118,12 @@ class DeliveryConfig(_Config):
     retry_factor: float = 2.0
     retry_max: float = 60.0
     hold_limit: int = 100_000
-    """deliver_sm held per account while no receiver is bound; more are dropped (counted)."""
+    """deliver_sm held per account while no receiver is bound; more are dropped (counted),
+    and the account's submits get ESME_RMSGQFUL while that many wait."""
+    queue_limit: int = 1_000_000
+    """deliver_sm queued per account while a receiver is bound (taking them, maybe more
+    slowly than it submits) before its submits get ESME_RMSGQFUL; none is dropped. About
+    600 bytes each."""
 
     def __post_init__(self) -> None:
         _check(self.window >= 1, "window must be >= 1")
@@ -126,6 +131,10 @@ class DeliveryConfig(_Config):
         _check(self.max_attempts >= 1, "max_attempts must be >= 1")
         _check(self.retry_initial >= 0 and self.retry_factor >= 1, "bad retry back-off")
         _check(self.hold_limit >= 1, "hold_limit must be >= 1")
+        _check(
+            self.queue_limit >= self.hold_limit,
+            f"queue_limit must be >= hold_limit ({self.hold_limit}), got {self.queue_limit}",
+        )
 
 
 class HandsetConfig(_Config):

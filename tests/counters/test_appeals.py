@@ -128,3 +128,21 @@ async def test_exact_at_scale_with_concurrent_duplicates(
     assert max(stored.values()) == 1
     for estimate in (await store.reach.all_time(), redis_client.pfcount(keys.reach_all)):
         assert abs(estimate - signers) / signers < 0.02
+
+
+async def test_signatures_per_minute_agree_with_the_stream(store: Store) -> None:
+    """The per-minute series counts new signers only, in the minute of their stream entry."""
+    appeals = store.appeals
+    await appeals.create(AppealMeta(id=5, title="X", text="JA", opens_at=1.0, closes_at=2.0))
+    await appeals.sign_many([(5, s, "JA", f"m{s}") for s in range(1, 31)])
+    await appeals.sign_many([(5, s, "JA", f"r{s}") for s in range(1, 11)])  # repeats
+    await appeals.sign(5, 31, text="JA", message_id="m31")
+    minutes = Counter(int(s.at // 60) for s in await appeals.signatures(5))
+    asked = [*sorted(minutes), min(minutes) - 1]
+    figures = await appeals.figures(5, asked)
+    assert figures is not None
+    assert figures.count == 31
+    assert figures.per_minute == (*(minutes[m] for m in sorted(minutes)), 0)
+    assert sum(figures.per_minute) == figures.count
+    assert (figures.meta.title, figures.sent_at) == ("X", 0.0)
+    assert await appeals.figures(6, asked) is None

@@ -329,11 +329,13 @@ async def test_hold_queue_is_bounded(autojump_clock: Clock) -> None:
         assert sim.account().queue_full == 1
 
 
-async def test_receipts_are_never_dropped_while_a_receiver_is_bound(autojump_clock: Clock) -> None:
+async def test_a_slow_receiver_is_pushed_back_only_past_the_queue_limit(
+    autojump_clock: Clock,
+) -> None:
     # The client takes its receipts one at a time and slowly (here: never answers within the
-    # test), so they queue past hold_limit: submits are refused, but no receipt already due
-    # is lost while a receiver is there to take it.
-    config = make_config(delivery={"hold_limit": 3, "window": 1})
+    # test), so they queue past hold_limit: while it is bound none is dropped, and its
+    # submits are refused only once queue_limit are waiting.
+    config = make_config(delivery={"hold_limit": 3, "queue_limit": 6, "window": 1})
     slow = Inbox(lambda _pdu: -1)
     async with open_simulator(config) as sim, esme(sim, inbox=slow) as (conn, _):
         for i in range(6):
@@ -341,8 +343,13 @@ async def test_receipts_are_never_dropped_while_a_receiver_is_bound(autojump_clo
         await trio.sleep(3)  # every receipt is due (1 s); the deliver_sm timeout is 5 s
         outbox = sim.account().outbox
         # One sent and unanswered, one taken by the pump waiting for its slot, four queued
-        # (before: three queued, three dropped).
+        # (before: three queued, three dropped, and every submit refused from here on).
         assert (len(outbox), outbox.dropped) == (4, 0)
+        for i in range(6, 9):
+            accepted = await conn.request(submit(i))
+            assert accepted.command_status == 0
+        await trio.sleep(1.5)
+        assert (len(outbox), outbox.dropped) == (7, 0)
         refused = await conn.request(submit(9))
         assert refused.command_status == CommandStatus.ESME_RMSGQFUL
         assert sim.account().queue_full == 1

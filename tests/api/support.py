@@ -1,0 +1,119 @@
+"""The API under test: an engine bound to the simulator, its HTTP server on a free loopback
+port, tokens from the environment, and a small JSON client over real TCP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import pytest
+import trio
+
+from counters import Store
+from engine.http import serving
+from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
+from tests.engine.support import Rig, rig
+from tests.ops.client import Reply
+
+TOKENS = {
+    "reader": ("read",),
+    "website": ("subscribe",),
+    "operator": ("read", "appeals"),
+    "crm": ("send",),
+    "exporter": ("export",),
+    "auditor": ("export", "admin"),
+}
+"""Token name -> scopes; each token's value is ``token(name)``."""
+
+API = "".join(
+    f'[[api.tokens]]\nname = "{name}"\nscopes = {json.dumps(list(scopes))}\n'
+    f'token_env = "JA_TEST_API_{name.upper()}"\n'
+    for name, scopes in TOKENS.items()
+)
+EXTRA = """
+[inbox]
+redelivery_window = 0.2
+[campaigns]
+thank_delay = 0.2
+"""
+
+
+def token(name: str) -> str:
+    return f"test-token-{name}-0123456789abcdef0123456789"
+
+
+def set_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TOKENS:
+        monkeypatch.setenv(f"JA_TEST_API_{name.upper()}", token(name))
+
+
+def quiet_sim(count: int = 1000) -> SimulatorConfig:
+    """Handsets that never answer on their own: the test writes every MO itself."""
+    return SimulatorConfig(
+        port=0,
+        accounts=[AccountConfig(system_id="ja", password="pw")],
+        receipts=ReceiptConfig(enabled=False),
+        handsets=HandsetConfig(count=count, reply_probability=0.0, stop_probability=0.0,
+                               help_probability=0.0, unrelated_probability=0.0,
+                               long_probability=0.0, stranger_probability=0.0),
+    )  # fmt: skip
+
+
+@dataclass
+class Client:
+    port: int
+
+    async def call(
+        self, method: str, path: str, who: str | None = None, body: Any = None, **options: Any
+    ) -> Reply:
+        """One request to ``/api/v1{path}`` with ``who``'s token (None: no token); a body
+        that is not bytes is sent as JSON."""
+        headers = [("Authorization", f"Bearer {token(who)}")] if who else []
+        headers += options.pop("headers", [])
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        return await request(self.port, method, f"/api/v1{path}", headers, data or b"")
+
+
+@asynccontextmanager
+async def api_rig(
+    store: Store, sim: SimulatorConfig | None = None
+) -> AsyncIterator[tuple[Rig, Client]]:
+    """The simulator, an engine with the campaigns router, and the API on loopback."""
+    async with (
+        rig(store, sim or quiet_sim(), router=None, extra=EXTRA + API) as r,
+        serving(r.engine) as port,
+    ):
+        yield r, Client(port)
+
+
+async def request(
+    port: int, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+) -> Reply:
+    """One request on a fresh connection over real TCP (h11); the whole reply."""
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            conn = h11.Connection(h11.CLIENT)
+            head = [("Host", "127.0.0.1"), ("Connection", "close"),
+                    ("Content-Length", str(len(body))), *headers]  # fmt: skip
+            if body:
+                head.append(("Content-Type", "application/json"))
+            out = conn.send(h11.Request(method=method, target=target, headers=head))
+            out += conn.send(h11.Data(data=body)) if body else b""
+            await stream.send_all(out + conn.send(h11.EndOfMessage()))
+            status, received, data = 0, {}, bytearray()
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    received = {k.decode(): v.decode() for k, v in event.headers}
+                elif isinstance(event, h11.Data):
+                    data += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    return Reply(status, received, bytes(data))
