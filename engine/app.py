@@ -26,7 +26,7 @@ from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.router import CampaignRouter
 from engine.config import Config
-from engine.http import ListenError, serve_engine, url_host
+from engine.http import ListenError, serve_engine, serve_public, url_host
 from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
 from engine.logs import configure as configure_logging
@@ -282,6 +282,11 @@ async def _serve_http(config: Config, engine: Engine, stop: _Stop) -> None:
         url = f"http://{url_host(config.http.host)}:{port}"
         log.info("metrics on %s/metrics (also /healthz, /readyz)", url)
         print(f"metrics on {url}/metrics", flush=True)
+        if config.http.public_port is not None:
+            public = await nursery.start(serve_public, engine, config.http, stop.requested.wait)
+            where = f"http://{url_host(config.http.public_host)}:{public}"
+            log.info("public counter and live page on %s/live/", where)
+            print(f"public on {where}", flush=True)
 
 
 def run_from_cli(config: Config, args: argparse.Namespace) -> int:

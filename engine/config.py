@@ -150,6 +150,11 @@ class HttpConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 9477
+    public_port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    """A second listener serving only the public counter and the live page (``/live/...``,
+    ``/api/v1/public/...``): the part a website or a studio screen may reach, without
+    /metrics or the API. Off unless set."""
+    public_host: NonEmpty = "127.0.0.1"
 
 
 class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

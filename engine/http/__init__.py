@@ -11,7 +11,14 @@ docs/operations.md).
 from engine.http.app import ROUTE_SETS, RouteSet, WebContext, create_app
 from engine.http.health import Readiness, RedisCheck
 from engine.http.scrape import MetricsApp, OffLoop
-from engine.http.server import ListenError, serve_app, serve_engine, serving, url_host
+from engine.http.server import (
+    ListenError,
+    serve_app,
+    serve_engine,
+    serve_public,
+    serving,
+    url_host,
+)
 
 __all__ = [
     "ROUTE_SETS",
@@ -25,6 +32,7 @@ __all__ = [
     "create_app",
     "serve_app",
     "serve_engine",
+    "serve_public",
     "serving",
     "url_host",
 ]
