@@ -104,13 +104,14 @@ class Sampler(threading.Thread):
         self.samples: list[Sample] = []
         self._done = threading.Event()
 
-    def _scrape(self) -> None:
+    def _scrape(self, timeout: float = 2.0) -> bool:
         try:
-            with urllib.request.urlopen(self.url, timeout=2.0) as response:
+            with urllib.request.urlopen(self.url, timeout=timeout) as response:
                 text: str = response.read().decode()
         except OSError:
-            return  # the simulator is busy or going away: this interval is merged into the next
+            return False  # the simulator is busy: this interval is merged into the next
         self.samples.append(parse(text, time.monotonic()))
+        return True
 
     def run(self) -> None:
         next_at = time.monotonic()
@@ -123,7 +124,9 @@ class Sampler(threading.Thread):
         """Take a last sample, stop, and return every sample (``series`` reads them)."""
         self._done.set()
         self.join()
-        self._scrape()
+        for _ in range(3):  # the last sample holds the run's totals: insist a little
+            if self._scrape(timeout=5.0):
+                break
         return self.samples
 
 

@@ -59,6 +59,7 @@ class Hammer:
 
     requests: int = 0
     errors: int = 0
+    reconnects: int = 0
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -94,8 +95,19 @@ async def _connect(port: int) -> trio.SocketStream:
                 await trio.sleep(0.05)
 
 
-async def _client(stream: trio.SocketStream, path: str, hammer: Hammer) -> None:
-    """One keep-alive connection asking for ``path`` again as soon as each answer is in."""
+async def _client(stream: trio.SocketStream, path: str, hammer: Hammer, port: int) -> None:
+    """One keep-alive connection asking for ``path`` again as soon as each answer is in;
+    when the server closes it (its keep-alive timeout while the burst was being set up),
+    a new one, as a browser would."""
+    while True:
+        try:
+            await _poll(stream, path, hammer)
+        except (ConnectionError, trio.BrokenResourceError):
+            hammer.reconnects += 1
+            stream = await _connect(port)
+
+
+async def _poll(stream: trio.SocketStream, path: str, hammer: Hammer) -> None:
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     async with stream:
         buffer = b""
@@ -140,7 +152,7 @@ async def hammer(port: int, appeal: int, clients: int) -> Hammer:
         start = time.perf_counter()
         async with trio.open_nursery() as nursery:
             for stream in streams:
-                nursery.start_soon(_client, stream, path, result)
+                nursery.start_soon(_client, stream, path, result, port)
             async for _ in signals:
                 break
             nursery.cancel_scope.cancel()

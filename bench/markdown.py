@@ -287,6 +287,48 @@ def machine(document: Mapping[str, Any]) -> list[str]:
     return [*lines, *(_row([k, v]) for k, v in rows), ""]
 
 
+HEADLINES = (
+    ("fanout", "fanout_receipts_on", "Fan-out, receipts on"),
+    ("fanout", "fanout_receipts_off", "Fan-out, receipts off"),
+    ("burst", "ja_per_second", "TV burst, end to end"),
+    ("codec", "decode_deliver_sm_mo", "Codec, decode an MO deliver_sm"),
+    ("counters", "sign", "Redis, JA recorded, one awaited call per JA"),
+    ("export", "peak_mib", "Export, peak memory (largest appeal)"),
+)
+"""(scenario, case or case prefix, label): the rows of the summary at the top."""
+
+
+def _headline_case(report: Mapping[str, Any], case: str) -> str | None:
+    """``case``, or the last case named ``case`` + something (the largest size)."""
+    results: Mapping[str, Any] = report.get("results", {})
+    if case in results:
+        return case
+    return next((c for c in reversed(list(results)) if c.startswith(f"{case} ")), None)
+
+
+def summary(scenarios: Mapping[str, Any]) -> list[str]:
+    """One row per headline figure: ja-engine's median (and ja-engine x2's, where measured)
+    and its ratio to each peer, from the same run."""
+    rows = [_row(["figure", "ja-engine", "ja-engine vs peers"]), _row(["---"] * 3)]
+    for name, wanted, label in HEADLINES:
+        report = (scenarios.get(name) or {}).get("report")
+        case = _headline_case(report, wanted) if report else None
+        if report is None or case is None:
+            continue
+        per = report["results"][case]
+        unit = per.get("unit") or report.get("unit", "")
+        ours = _contenders(per)
+        figure = " / ".join(
+            f"{_num(ours[n]['median'])}" + ("" if n == OURS else f" ({n})")
+            for n in ours
+            if n == OURS or n.startswith(f"{OURS} x")
+        )
+        vs = report.get("ratios", {}).get(case, {})
+        versus = ", ".join(f"{k.removeprefix('vs_')} {_ratio(r)}" for k, r in vs.items())
+        rows.append(_row([f"{label} ({unit})", figure, versus]))
+    return [*rows, ""] if len(rows) > 2 else []
+
+
 def render(document: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     """The whole report; ``charts`` maps chart names to paths relative to the report."""
     scenarios: Mapping[str, Any] = document.get("scenarios", {})
@@ -303,6 +345,7 @@ def render(document: Mapping[str, Any], charts: Mapping[str, str]) -> str:
         "against the peer's from the same run (where lower is better, the peer's over ours), "
         "so above 1 means ja-engine is ahead. Tests never assert speed.",
         "",
+        *summary(scenarios),
         "## Reproduce",
         "",
         "```sh",

@@ -20,6 +20,7 @@ PUSHING_BACK = """
 [delivery]
 window = 4
 hold_limit = 20
+queue_limit = 20
 """
 
 

@@ -129,3 +129,22 @@ def test_an_unknown_scenario_is_refused() -> None:
     )
     assert done.returncode != 0
     assert "no scenario nope" in done.stderr
+
+
+def test_the_summary_names_each_headline_with_its_ratios() -> None:
+    stats = {"median": 10.0, "min": 9.0, "max": 11.0}
+    scenarios = {
+        "export": {
+            "report": {
+                "unit": "MiB",
+                "results": {
+                    "peak_mib 10 signatures": {"ja-engine": stats, "naive": stats},
+                    "peak_mib 100 signatures": {"ja-engine": stats, "naive": stats},
+                },
+                "ratios": {"peak_mib 100 signatures": {"vs_naive": 4.0}},
+            }
+        }
+    }
+    rows = markdown.summary(scenarios)
+    assert rows[2] == "| Export, peak memory (largest appeal) (MiB) | 10.0 | naive 4.00x |"
+    assert markdown.summary({}) == []
