@@ -73,8 +73,22 @@ def child(url: str, namespace: str, appeal: int, contender: str) -> None:
             return rows, time.perf_counter() - start
 
     rows, seconds = trio.run(main)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
+    peak = _peak_mib()
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak}))
+
+
+def _peak_mib() -> float:
+    """This process's peak RSS. ``VmHWM`` belongs to the process's own memory map; Linux
+    carries ``ru_maxrss`` across exec, so a child of a large parent (``python -m bench``
+    after the burst) would report the parent's peak instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB -> MiB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
 
 
 def _run(url: str, namespace: str, appeal: int, contender: str) -> dict[str, float]:
