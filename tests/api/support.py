@@ -9,15 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import h11
 import pytest
-import trio
 
 from counters import Store
 from engine.http import serving
 from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
 from tests.engine.support import Rig, rig
-from tests.ops.client import Reply
+from tests.ops.client import Reply, request
 
 TOKENS = {
     "reader": ("read",),
@@ -88,32 +86,3 @@ async def api_rig(
         serving(r.engine) as port,
     ):
         yield r, Client(port)
-
-
-async def request(
-    port: int, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-) -> Reply:
-    """One request on a fresh connection over real TCP (h11); the whole reply."""
-    with trio.fail_after(10):
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            conn = h11.Connection(h11.CLIENT)
-            head = [("Host", "127.0.0.1"), ("Connection", "close"),
-                    ("Content-Length", str(len(body))), *headers]  # fmt: skip
-            if body:
-                head.append(("Content-Type", "application/json"))
-            out = conn.send(h11.Request(method=method, target=target, headers=head))
-            out += conn.send(h11.Data(data=body)) if body else b""
-            await stream.send_all(out + conn.send(h11.EndOfMessage()))
-            status, received, data = 0, {}, bytearray()
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(await stream.receive_some(65536))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                    received = {k.decode(): v.decode() for k, v in event.headers}
-                elif isinstance(event, h11.Data):
-                    data += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    return Reply(status, received, bytes(data))

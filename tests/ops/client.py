@@ -36,22 +36,33 @@ async def get(
 ) -> Reply:
     """One request (a GET unless told) on a fresh connection over real TCP; the whole
     reply."""
+    return await request(port, method, path, list(headers), b"", host=host, timeout=timeout)
+
+
+async def request(
+    port: int,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 10.0,
+) -> Reply:
+    """One request with ``body`` (JSON when not empty) on a fresh connection; the whole
+    reply."""
     with trio.fail_after(timeout):
         stream = await trio.open_tcp_stream(host, port)
         async with stream:
             conn = h11.Connection(h11.CLIENT)
-            request = h11.Request(
-                method=method,
-                target=path,
-                headers=[
-                    ("Host", host),
-                    ("Connection", "close"),
-                    ("Content-Length", "0"),
-                    *headers,
-                ],
-            )
-            await stream.send_all(conn.send(request) + conn.send(h11.EndOfMessage()))
-            status, received, body = 0, {}, bytearray()
+            head = [("Host", host), ("Connection", "close"),
+                    ("Content-Length", str(len(body))), *headers]  # fmt: skip
+            if body:
+                head.append(("Content-Type", "application/json"))
+            out = conn.send(h11.Request(method=method, target=target, headers=head))
+            out += conn.send(h11.Data(data=body)) if body else b""
+            await stream.send_all(out + conn.send(h11.EndOfMessage()))
+            status, received, data = 0, {}, bytearray()
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
@@ -60,6 +71,6 @@ async def get(
                     status = event.status_code
                     received = {k.decode(): v.decode() for k, v in event.headers}
                 elif isinstance(event, h11.Data):
-                    body += event.data
+                    data += event.data
                 elif isinstance(event, h11.EndOfMessage):
-                    return Reply(status, received, bytes(body))
+                    return Reply(status, received, bytes(data))
