@@ -13,7 +13,8 @@ import pytest
 
 from counters import Store
 from engine.http import serving
-from smpp.simulator.config import AccountConfig, HandsetConfig, ReceiptConfig, SimulatorConfig
+from smpp.simulator.config import SimulatorConfig
+from tests.campaigns.test_inbound_rules import quiet_sim
 from tests.engine.support import Rig, rig
 from tests.ops.client import Reply, request
 
@@ -47,18 +48,6 @@ def token(name: str) -> str:
 def set_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in TOKENS:
         monkeypatch.setenv(f"JA_TEST_API_{name.upper()}", token(name))
-
-
-def quiet_sim(count: int = 1000) -> SimulatorConfig:
-    """Handsets that never answer on their own: the test writes every MO itself."""
-    return SimulatorConfig(
-        port=0,
-        accounts=[AccountConfig(system_id="ja", password="pw")],
-        receipts=ReceiptConfig(enabled=False),
-        handsets=HandsetConfig(count=count, reply_probability=0.0, stop_probability=0.0,
-                               help_probability=0.0, unrelated_probability=0.0,
-                               long_probability=0.0, stranger_probability=0.0),
-    )  # fmt: skip
 
 
 @dataclass
