@@ -414,6 +414,7 @@ class Outbox:
             # bind goes back to Redis without its attempt record, so the next start sends
             # it (an "outcome unknown" record would make a "drop" policy lose it).
             for item in items[handled:]:
+                self._release(item)
                 self._back_to_redis(item)
             raise
 
@@ -421,17 +422,19 @@ class Outbox:
         """A message that provably did not reach the carrier, while stopping: into the
         schedule, due now, as it is (with the parts already accepted); its queue entry and
         attempt record are finished, so nothing counts it as a possible duplicate."""
+        self.writeback.park(item, time.time())
+
+    def _release(self, item: InFlight) -> None:
+        """An admitted message that will not be submitted: give back the window slots and
+        the bind it reserved (a submitted one gave them back when it went out)."""
         if item.bind is not None:
             item.bind.release(item.parts, item.conn)
-            item.bind = item.conn = None
-        self.writeback.park(item, time.time())
+        item.bind = item.conn = None
 
     def _unsent(self, queue: CarrierQueue, items: list[InFlight]) -> None:
         """Admitted messages that did not go out: free their window slots, queue them again."""
         for item in items:
-            if item.bind is not None:
-                item.bind.release(item.parts, item.conn)
-            item.bind = item.conn = None
+            self._release(item)
         queue.put_front(items)
 
     def _pdus(self, item: InFlight) -> tuple[list[SubmitSM], list[bytes]]:
