@@ -104,8 +104,8 @@ from engine.campaigns.model import AppealSpec
 from engine.campaigns.router import CampaignRouter
 from engine.campaigns.settings import CampaignConfig
 from engine.campaigns.texts import render
-from engine.config import Config, HttpConfig, load_config
-from engine.http.server import serve_engine
+from engine.config import Config, load_config
+from engine.live.process import run_public_process
 from engine.metrics import Metrics
 from engine.routers import Batch, RouterContext
 from smpp.simulator.config import (
@@ -148,7 +148,7 @@ THANK_DELAY = 5.0
 BINDS = 4
 BIND_RATE = 500.0
 During = Callable[..., Awaitable[None]]
-"""Run alongside a round's TV: ``during(http_port, appeal, task_status=...)``, started with
+"""Run alongside a round's TV: ``during(public_port, appeal, task_status=...)``, started with
 ``nursery.start`` (the TV starts once it reports ready)."""
 APPEAL_TEXT = "Stop de marteling van Ahmed. Antwoord JA om te tekenen."
 
@@ -243,10 +243,10 @@ class NaiveRouter:
 # --- the engine process -----------------------------------------------------------------------
 
 
-async def _serve(config: Config, router: str, http_port: int | None = None) -> list[float]:
-    """``engine.app._serve`` with a choice of router (and no HTTP server unless given a
-    port: ``bench.counter`` hammers its public counter); returns the exact thank-you
-    delays."""
+async def _serve(config: Config, router: str, config_path: Path) -> list[float]:
+    """``engine.app._serve`` with a choice of router, no HTTP server, and the public
+    server's process when ``[http] public_port`` is set (as ``ja-engine run`` starts it:
+    ``bench.counter`` hammers its counter); returns the exact thank-you delays."""
     metrics = Metrics()
     factory = NaiveRouter if router == NAIVE else None
     async with (
@@ -255,9 +255,9 @@ async def _serve(config: Config, router: str, http_port: int | None = None) -> l
     ):
         if not isinstance(engine.router, CampaignRouter):
             await nursery.start(engine.fanout.run)
-        if http_port is not None:
+        if config.http.public_port is not None:
             await nursery.start(
-                serve_engine, engine, HttpConfig(port=http_port), trio.sleep_forever
+                run_public_process, str(config_path), engine.store.url, trio.sleep_forever
             )
         gc.collect()
         gc.freeze()
@@ -275,7 +275,6 @@ def serve_main(argv: Sequence[str]) -> int:
     parser.add_argument("--router", choices=("campaigns", NAIVE), default="campaigns")
     parser.add_argument("--delays", type=Path, help="write the exact thank-you delays here")
     parser.add_argument("--profile", type=Path, help="run under cProfile; stats here")
-    parser.add_argument("--http-port", type=int, help="serve the engine's HTTP routes here")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -284,7 +283,7 @@ def serve_main(argv: Sequence[str]) -> int:
     if profile is not None:
         profile.enable()
     try:
-        delays = trio.run(_serve, load_config(args.config), args.router, args.http_port)
+        delays = trio.run(_serve, load_config(args.config), args.router, args.config)
     finally:
         if profile is not None:
             profile.disable()
@@ -301,9 +300,9 @@ url = "{url}"
 namespace = "{namespace}"
 [outbox]
 consumer = "bench"
-[metrics]
+[http]
 port = 0
-[inbox]
+{public}[inbox]
 redelivery_window = 0.001
 [campaigns]
 thank_delay = {thank_delay}
@@ -323,10 +322,14 @@ burst = 50
 """
 
 
-def engine_toml(url: str, namespace: str, port: int, thank_delay: float) -> str:
+def engine_toml(
+    url: str, namespace: str, port: int, thank_delay: float, public_port: int | None = None
+) -> str:
+    public = "" if public_port is None else f"public_port = {public_port}\n"
     text = ENGINE_TOML.format(
-        short_code=SHORT_CODE, url=url, namespace=namespace, thank_delay=thank_delay
-    )
+        short_code=SHORT_CODE, url=url, namespace=namespace, thank_delay=thank_delay,
+        public=public,
+    )  # fmt: skip
     for n in range(1, BINDS + 1):
         text += BIND_TOML.format(n=n, port=port, rate=BIND_RATE)
     return text
@@ -578,18 +581,18 @@ async def _run(
         async with open_simulator(simulator_config(sizes.subscribers, sizes.window)) as sim:
             _, port = await sim.listen("127.0.0.1", 0)
             config_path = trio.Path(tmp) / f"engine-{keys.namespace}.toml"
+            public_port = free_port() if during is not None else None
             await config_path.write_text(
-                engine_toml(url, keys.namespace, port, scenario.thank_delay)
+                engine_toml(url, keys.namespace, port, scenario.thank_delay, public_port)
             )
             argv = [sys.executable, "-m", "bench.burst", "serve", str(config_path)]
             argv += ["--router", NAIVE if contender == NAIVE else "campaigns"]
             argv += ["--delays", str(delays_file)]
             if profile is not None:
                 argv += ["--profile", str(profile)]
-            http_port = free_port() if during is not None else 0
-            if during is not None:
-                argv += ["--http-port", str(http_port)]
-            busy = None if during is None else partial(during, http_port, appeal)
+            busy = None
+            if during is not None and public_port is not None:
+                busy = partial(during, public_port, appeal)
             process = await trio.lowlevel.open_process(
                 argv, stdout=engine_log, stderr=subprocess.STDOUT
             )
@@ -704,8 +707,9 @@ def run_one(
     profile: Path | None = None,
     during: During | None = None,
 ) -> RunResult:
-    """One round on a fresh namespace; ``during(http_port, appeal)`` (the engine then serves
-    HTTP on that port) runs while the TV does, and is cancelled when it stops."""
+    """One round on a fresh namespace; ``during(public_port, appeal)`` (the engine then runs
+    its public server's process on that port) runs while the TV does, and is cancelled when
+    it stops."""
     keys = Keys(f"bench{uuid.uuid4().hex[:12]}")
     client = redis.Redis.from_url(url)
     try:

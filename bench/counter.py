@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -175,12 +177,45 @@ def hammer_main(argv: Sequence[str]) -> int:
 # --- the rounds --------------------------------------------------------------------------------
 
 
-def hammering(clients: int, out: Path, results: list[Polled]) -> During:
-    """A ``bench.burst.During``: the hammer process for as long as the TV runs."""
+def wrk_figures(report: str) -> Polled:
+    """wrk's summary (``--latency``) as `Polled`.
+
+    Raises:
+        ValueError: the summary lacks a figure (wrk changed its output, or did not run).
+    """
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", report)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)$", report, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", report, re.M)
+    if total is None or p50 is None or p99 is None:
+        raise ValueError(f"unexpected wrk output:\n{report}")
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", report))
+    if (bad := re.search(r"Non-2xx or 3xx responses: (\d+)", report)) is not None:
+        errors += int(bad[1])
+    seconds = float(total[2]) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[total[3]]
+    return Polled(int(total[1]), errors, seconds, _ms(p50), _ms(p99))
+
+
+def _ms(match: re.Match[str]) -> float:
+    return float(match[1]) * {"us": 1e-3, "ms": 1.0, "s": 1000.0}[match[2]]
+
+
+def load_command(load: str, port: int, appeal: int, clients: int, out: Path) -> list[str]:
+    """The load generator's command line: wrk (two threads, ``clients`` connections, until
+    SIGINT) or this module's own Trio hammer."""
+    if load == "wrk":
+        url = f"http://127.0.0.1:{port}/api/v1/public/appeals/{appeal}/counter"
+        return ["wrk", "-t2", f"-c{clients}", "-d1h", "--latency", url]
+    argv = [sys.executable, "-m", "bench.counter", "hammer", "--port", str(port)]
+    return [*argv, "--appeal", str(appeal), "--clients", str(clients), "--out", str(out)]
+
+
+def hammering(load: str, clients: int, out: Path, results: list[Polled]) -> During:
+    """A ``bench.burst.During``: the load generator for as long as the TV runs."""
+    if load == "wrk":
+        return _wrk(clients, out, results)
 
     async def during(port: int, appeal: int, *, task_status: trio.TaskStatus[None]) -> None:
-        argv = [sys.executable, "-m", "bench.counter", "hammer", "--port", str(port)]
-        argv += ["--appeal", str(appeal), "--clients", str(clients), "--out", str(out)]
+        argv = load_command(load, port, appeal, clients, out)
         process = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE)
         try:
             assert process.stdout is not None
@@ -199,6 +234,28 @@ def hammering(clients: int, out: Path, results: list[Polled]) -> During:
     return during
 
 
+def _wrk(clients: int, out: Path, results: list[Polled]) -> During:
+    async def during(port: int, appeal: int, *, task_status: trio.TaskStatus[None]) -> None:
+        async with await _connect(port):  # wrk gives up on a port not listening yet
+            pass
+        argv = load_command("wrk", port, appeal, clients, out)
+        process = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE)
+        try:
+            task_status.started()
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True), trio.fail_after(30):
+                process.send_signal(signal.SIGINT)  # wrk prints its summary and ends
+                assert process.stdout is not None
+                said = b""
+                while data := await process.stdout.receive_some(65536):
+                    said += data
+                await process.wait()
+                results.append(wrk_figures(said.decode()))
+
+    return during
+
+
 @dataclass
 class Outcome:
     quiet: list[float] = field(default_factory=list)
@@ -213,7 +270,7 @@ class Outcome:
         return 1 - statistics.median(self.hammered) / statistics.median(self.quiet)
 
 
-def measure(sizes: Sizes, clients: int, url: str, say: Any) -> Outcome:
+def measure(sizes: Sizes, clients: int, url: str, say: Any, load: str = "python") -> Outcome:
     outcome = Outcome()
     scenario = throughput(sizes.numbers)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -221,7 +278,7 @@ def measure(sizes: Sizes, clients: int, url: str, say: Any) -> Outcome:
         for r in range(1, sizes.rounds + 1):
             quiet = run_one(OURS, scenario, sizes, url, tmp)
             outcome.quiet.append(quiet.rate)
-            during = hammering(clients, tmp / f"hammer-{r}.json", outcome.hammers)
+            during = hammering(load, clients, tmp / f"hammer-{r}.out", outcome.hammers)
             loud = run_one(OURS, scenario, sizes, url, tmp, during=during)
             outcome.hammered.append(loud.rate)
             outcome.exact &= quiet.exact.ok and loud.exact.ok
@@ -236,7 +293,7 @@ def measure(sizes: Sizes, clients: int, url: str, say: Any) -> Outcome:
     return outcome
 
 
-def report(outcome: Outcome, sizes: Sizes, clients: int) -> dict[str, Any]:
+def report(outcome: Outcome, sizes: Sizes, clients: int, load: str) -> dict[str, Any]:
     def stats(values: list[float]) -> dict[str, float]:
         return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -251,7 +308,7 @@ def report(outcome: Outcome, sizes: Sizes, clients: int) -> dict[str, Any]:
         "burst_rate_drop": round(outcome.drop, 4),
         "drop_within_limit": outcome.drop <= DROP_LIMIT,
         "exactness": {"passed": outcome.exact},
-        "settings": {**asdict(sizes), "clients": clients},
+        "settings": {**asdict(sizes), "clients": clients, "load": load},
     }
 
 
@@ -268,7 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--numbers", type=int, help="distinct TV numbers (default 200000)")
     parser.add_argument("--clients", type=int, help=f"polling connections (default {CLIENTS})")
     parser.add_argument("--url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        help="load generator: wrk where installed (default), else this module's Trio client",
+    )
     args = parser.parse_args(args_list)
+    load = args.load or ("wrk" if shutil.which("wrk") else "python")
     sizes = QUICK_SIZES if args.quick else FULL
     if args.rounds:
         sizes = replace(sizes, rounds=args.rounds)
@@ -279,9 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    say(f"counter: {sizes.rounds} rounds, {sizes.numbers:,} TV numbers, {clients} clients")
-    outcome = measure(sizes, clients, args.url, say)
-    obj = report(outcome, sizes, clients)
+    say(f"counter: {sizes.rounds} rounds, {sizes.numbers:,} TV numbers, {clients} {load} clients")
+    outcome = measure(sizes, clients, args.url, say, load)
+    obj = report(outcome, sizes, clients, load)
     results = obj["results"]
     rate = results["ja_per_second"]
     print(

@@ -26,9 +26,10 @@ from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.router import CampaignRouter
 from engine.config import Config
-from engine.http import ListenError, serve_engine, serve_public, url_host
+from engine.http import ListenError, serve_engine, url_host
 from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
+from engine.live.process import run_public_process
 from engine.logs import configure as configure_logging
 from engine.masking import redact_url
 from engine.metrics import BindCollector, Metrics
@@ -237,14 +238,15 @@ class _Stop:
             self.connecting.cancel()
 
 
-async def _serve(config: Config, early: list[int]) -> None:
+async def _serve(config: Config, early: list[int], config_path: str) -> None:
     """Run until SIGINT/SIGTERM, watched before anything starts; ``early`` holds a signal
-    that came before the event loop did."""
+    that came before the event loop did. ``config_path`` is given to the public server's
+    process (`engine.live.process`)."""
     stop = _Stop()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, signals, early, stop)
-            await _run_engine(config, stop)
+            await _run_engine(config, stop, config_path)
             nursery.cancel_scope.cancel()
 
 
@@ -257,7 +259,7 @@ async def _stop_on_signal(signals: AsyncIterator[int], early: list[int], stop: _
     stop.request()
 
 
-async def _run_engine(config: Config, stop: _Stop) -> None:
+async def _run_engine(config: Config, stop: _Stop, config_path: str) -> None:
     metrics = Metrics()
     with trio.CancelScope() as stop.connecting:
         async with open_store(store_config(config), on_batch=metrics.observe_batch) as store:
@@ -267,11 +269,12 @@ async def _run_engine(config: Config, stop: _Stop) -> None:
             async with open_engine(config, metrics=metrics, store=store) as engine:
                 if stop.requested.is_set():
                     return
-                await _serve_http(config, engine, stop)
+                await _serve_http(config, engine, stop, config_path)
 
 
-async def _serve_http(config: Config, engine: Engine, stop: _Stop) -> None:
-    """Serve HTTP until a stop is asked for; print where (bench/ and tests read that line)."""
+async def _serve_http(config: Config, engine: Engine, stop: _Stop, config_path: str) -> None:
+    """Serve HTTP until a stop is asked for, and the public server's process when
+    ``[http] public_port`` is set; print where (bench/ and tests read those lines)."""
     # Everything allocated so far lives as long as the process: move it out of the
     # collector's reach, so a full collection scans only what traffic allocates (a full
     # pass over the start-up heap stalled the event loop for 60-80 ms).
@@ -283,9 +286,10 @@ async def _serve_http(config: Config, engine: Engine, stop: _Stop) -> None:
         log.info("metrics on %s/metrics (also /healthz, /readyz)", url)
         print(f"metrics on {url}/metrics", flush=True)
         if config.http.public_port is not None:
-            public = await nursery.start(serve_public, engine, config.http, stop.requested.wait)
-            where = f"http://{url_host(config.http.public_host)}:{public}"
-            log.info("public counter and live page on %s/live/", where)
+            where = await nursery.start(
+                run_public_process, config_path, engine.store.url, stop.requested.wait
+            )
+            log.info("public counter and live page on %s/live/ (a process of its own)", where)
             print(f"public on {where}", flush=True)
 
 
@@ -301,7 +305,7 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        trio.run(_serve, config, early)
+        trio.run(_serve, config, early, args.config)
     except BaseException as exc:
         if (unreachable := _only(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
             where = config.redis.url or "the embedded server"

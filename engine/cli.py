@@ -51,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", choices=get_args(LogLevel), help="overrides [logging] level")
     run.set_defaults(handler=_run)
+    public = sub.add_parser(
+        "public", help="serve only the public counter and live page (reads Redis, no binds)"
+    )
+    public.add_argument("config", metavar="FILE")
+    public.add_argument("--host", help="overrides [http] public_host")
+    public.add_argument("--port", type=int, help="overrides [http] public_port")
+    public.add_argument("--log-format", choices=get_args(LogFormat), help="plain or json")
+    public.add_argument("--log-level", choices=get_args(LogLevel))
+    public.add_argument(
+        "--parent-pipe",
+        action="store_true",
+        help="stop when standard input ends (how ja-engine run starts it)",
+    )
+    public.set_defaults(handler=_public)
     demo = sub.add_parser("demo", help="simulator plus engine in one process, end to end")
     demo.add_argument(
         "--recipients", type=int, default=10_000, help="handsets, all subscribed (default 10000)"
@@ -148,6 +162,15 @@ def _run(ns: argparse.Namespace) -> int:
         return EXIT_USAGE
     entry = _app_entry("run_from_cli")
     return EXIT_USAGE if entry is None else entry(config, ns)
+
+
+def _public(ns: argparse.Namespace) -> int:
+    config = _load(ns.config)
+    if config is None:
+        return EXIT_USAGE
+    from engine.live.process import public_from_cli
+
+    return public_from_cli(config, ns)
 
 
 def _demo(ns: argparse.Namespace) -> int:

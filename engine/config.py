@@ -151,10 +151,14 @@ class HttpConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 9477
     public_port: Annotated[int, Meta(ge=0, le=65535)] | None = None
-    """A second listener serving only the public counter and the live page (``/live/...``,
-    ``/api/v1/public/...``): the part a website or a studio screen may reach, without
-    /metrics or the API. Off unless set."""
+    """The public server: only the counter and the live page (``/live/...``,
+    ``/api/v1/public/...``), the part a website or a studio screen may reach, without
+    /metrics or the API, served by a process of its own (``ja-engine run`` starts it; see
+    `engine.live.process`). Off unless set."""
     public_host: NonEmpty = "127.0.0.1"
+    public_nice: Annotated[int, Meta(ge=0, le=19)] = 19
+    """How much lower the public server's CPU priority is (Unix nice): under load the
+    signatures get the CPU first. 0 where it runs on a machine of its own."""
 
 
 class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -15,7 +15,6 @@ from engine.http.server import (
     ListenError,
     serve_app,
     serve_engine,
-    serve_public,
     serving,
     url_host,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "create_app",
     "serve_app",
     "serve_engine",
-    "serve_public",
     "serving",
     "url_host",
 ]

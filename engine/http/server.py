@@ -17,15 +17,12 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from hypercorn.typing import Framework
-from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from engine.config import HttpConfig
 from engine.http.app import RouteSet, WebContext, create_app
 from engine.http.health import Readiness, RedisCheck
 from engine.http.scrape import OffLoop
-from engine.live.counter import PublicCounters
-from engine.live.routes import live_routes
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -35,7 +32,6 @@ __all__ = [
     "ListenError",
     "serve_app",
     "serve_engine",
-    "serve_public",
     "serving",
     "url_host",
 ]
@@ -134,25 +130,6 @@ async def serve_engine(
             nursery.cancel_scope.cancel()
     finally:
         registry.unregister(counts)
-
-
-async def serve_public(
-    engine: Engine,
-    settings: HttpConfig,
-    stop: Trigger,
-    *,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve only the public routes (counter, live page) on ``settings.public_host`` and
-    ``public_port``, so they can be exposed without the rest.
-
-    Raises:
-        ListenError: as `serve_app`.
-    """
-    assert settings.public_port is not None
-    app = Starlette(routes=live_routes(PublicCounters(engine.store.appeals)))
-    public = HttpConfig(host=settings.public_host, port=settings.public_port)
-    await serve_app(app, public, stop, task_status=task_status)
 
 
 @asynccontextmanager

@@ -4,6 +4,10 @@
 for a studio screen) and ``GET /live/{id}/events`` (the counter as Server-Sent Events), all
 from `PublicCounters`, a cache that reads Redis at most once a second per appeal. Only
 appeals marked public and sent are shown; see docs/live.md.
+
+Two servers give the same answers (`engine.live.answers`): the engine's own HTTP server
+(`engine.live.routes`, for the operator) and the public server (`engine.live.server`), the
+one to expose, which runs in a process of its own (`engine.live.process`).
 """
 
 from engine.live.counter import CounterUnavailable, PublicCounter, PublicCounters, Snapshot

@@ -1,51 +1,38 @@
-"""The public routes: the counter JSON, the live page, its files and its event stream.
+"""The public routes on the engine's own HTTP server (Starlette).
 
-``GET /api/v1/public/appeals/{appeal}/counter`` answers from `PublicCounters` (at most one
-Redis read per appeal a second). ``GET /live/{appeal}`` is the same static page for every
-id (it holds no data; its script asks for the counter), ``/live/static/*`` its files from
-the package, ``GET /live/{appeal}/events`` the counter as Server-Sent Events: an event when
-the figures change, a comment line as a heartbeat, at most ``max_streams`` streams at once
-server-wide (the page falls back to polling the counter), each ended when the client goes
-away or after ``STREAM_MAX_AGE`` (the browser reconnects by itself).
+The same answers as the public server (`engine.live.server`), from `engine.live.answers`:
+``GET /api/v1/public/appeals/{appeal}/counter`` from `PublicCounters` (at most one Redis
+read per appeal a second), ``GET /live/{appeal}`` the page (the same for every id: it holds
+no data, its script asks for the counter), ``/live/static/*`` its files, and
+``GET /live/{appeal}/events`` the counter as Server-Sent Events (`engine.live.events`).
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import trio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from engine.live.counter import CounterUnavailable, PublicCounters, Snapshot
+from engine.live import events
+from engine.live.answers import (
+    NOT_FOUND,
+    Answer,
+    counter_answer,
+    file_answer,
+    unavailable_answer,
+)
+from engine.live.counter import CounterUnavailable, PublicCounters
 
 if TYPE_CHECKING:
     from engine.http.app import WebContext
 
-__all__ = ["COUNTER_PATH", "HEARTBEAT", "MAX_STREAMS", "EventStream", "live_routes", "routes"]
+__all__ = ["COUNTER_PATH", "EventStream", "live_routes", "routes"]
 
 COUNTER_PATH = "/api/v1/public/appeals/{appeal:int}/counter"
-MAX_STREAMS = 500
-"""Event streams open at once, server-wide; one more gets 503 and polls instead."""
-HEARTBEAT = 15.0
-"""Seconds without an event after which a comment line is sent (proxies close idle ones)."""
-STREAM_MAX_AGE = 3600.0
-"""Seconds a stream lasts; the browser's EventSource then reconnects."""
-RETRY_MS = 3000
-STATIC_TYPES = {
-    "live.html": "text/html; charset=utf-8",
-    "live.css": "text/css; charset=utf-8",
-    "live.js": "text/javascript; charset=utf-8",
-}
-# The page loads nothing from anywhere else (a studio may be offline from every CDN).
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors *"
-)
-_NOT_FOUND = b'{"error":"no public appeal with this id"}'
 
 
 def routes(ctx: WebContext) -> list[BaseRoute]:
@@ -54,28 +41,29 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
 
 def live_routes(
-    counters: PublicCounters, *, max_streams: int = MAX_STREAMS, heartbeat: float = HEARTBEAT
+    counters: PublicCounters,
+    *,
+    max_streams: int = events.MAX_STREAMS,
+    heartbeat: float = events.HEARTBEAT,
 ) -> list[BaseRoute]:
     """The public routes over ``counters`` (tests pass their own, to count its reads)."""
-    files = {name: _static(name) for name in STATIC_TYPES}
 
     async def counter(request: Request) -> Response:
         try:
             snap = await counters.get(request.path_params["appeal"])
         except CounterUnavailable:
-            return JSONResponse(
-                {"error": "the counter is unavailable; try again shortly"},
-                status_code=503,
-                headers={"Retry-After": "1", **_public_headers(counters.ttl)},
-            )
-        return counter_response(snap, request.headers.get("if-none-match"), counters.ttl)
+            return _response(unavailable_answer(counters.ttl))
+        inm = request.headers.get("if-none-match")
+        return _response(counter_answer(snap, inm, counters.ttl))
 
     async def page(request: Request) -> Response:
-        return _file(files, "live.html", {"Content-Security-Policy": PAGE_POLICY})
+        answer = file_answer("live.html")
+        assert answer is not None
+        return _response(answer)
 
     async def static(request: Request) -> Response:
-        name = request.path_params["name"]
-        return _file(files, name, {}) if name in files else Response(status_code=404)
+        answer = file_answer(request.path_params["name"])
+        return Response(status_code=404) if answer is None else _response(answer)
 
     return [
         Route(COUNTER_PATH, counter, methods=["GET"]),
@@ -89,31 +77,8 @@ def live_routes(
     ]
 
 
-def counter_response(snap: Snapshot, if_none_match: str | None, ttl: float) -> Response:
-    headers = _public_headers(ttl)
-    if snap.body is None:
-        return Response(_NOT_FOUND, 404, headers, media_type="application/json")
-    headers["ETag"] = snap.etag
-    if if_none_match is not None and snap.etag in if_none_match:
-        return Response(status_code=304, headers=headers)
-    return Response(snap.body, 200, headers, media_type="application/json")
-
-
-def _public_headers(ttl: float) -> dict[str, str]:
-    # Anyone's web page may read it (no credentials, nothing private in it).
-    return {
-        "Cache-Control": f"public, max-age={max(1, round(ttl))}",
-        "Access-Control-Allow-Origin": "*",
-    }
-
-
-def _static(name: str) -> bytes:
-    return resources.files(__package__).joinpath("static", name).read_bytes()
-
-
-def _file(files: dict[str, bytes], name: str, headers: dict[str, str]) -> Response:
-    headers = {"Cache-Control": "public, max-age=300", **headers}
-    return Response(files[name], 200, headers, media_type=STATIC_TYPES[name])
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, answer.status, dict(answer.headers))
 
 
 class EventStream:
@@ -143,41 +108,19 @@ class EventStream:
             await _plain(send, 503, b"the counter is unavailable; try again shortly")
             return
         if snap.body is None:
-            await _plain(send, 404, _NOT_FOUND)
+            await _plain(send, 404, NOT_FOUND)
             return
-        headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-store"),
-            (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
-        ]
+        headers = [(k.lower().encode(), v.encode()) for k, v in events.HEADERS]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_until_disconnect, receive, nursery.cancel_scope)
-            await self._pump(appeal, snap, send)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            nursery.cancel_scope.cancel()
 
-    async def _pump(self, appeal: int, snap: Snapshot, send: Send) -> None:
-        async def event(data: bytes) -> None:
+        async def emit(data: bytes) -> None:
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
-        await event(f"retry: {RETRY_MS}\n\n".encode())
-        last, quiet_since = "", trio.current_time()
-        with trio.move_on_after(STREAM_MAX_AGE):
-            while snap.body is not None:
-                if snap.etag != last:
-                    await event(b"data: " + snap.body + b"\n\n")
-                    last, quiet_since = snap.etag, trio.current_time()
-                elif trio.current_time() - quiet_since >= self._heartbeat:
-                    await event(b": heartbeat\n\n")
-                    quiet_since = trio.current_time()
-                await trio.sleep(self._counters.ttl)
-                try:
-                    snap = await self._counters.get(appeal)
-                except CounterUnavailable:
-                    pass  # keep the last figures; the heartbeat keeps the stream open
-        if snap.body is None:  # no longer public: the page stops showing it
-            await event(b"event: gone\ndata: {}\n\n")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_until_disconnect, receive, nursery.cancel_scope)
+            await events.pump(self._counters, appeal, snap, emit, heartbeat=self._heartbeat)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            nursery.cancel_scope.cancel()
 
 
 async def _until_disconnect(receive: Receive, scope: trio.CancelScope) -> None:

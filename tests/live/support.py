@@ -18,6 +18,7 @@ from engine.campaigns.settings import CampaignConfig
 from engine.config import HttpConfig
 from engine.http import serve_app
 from engine.live import PublicCounters, live_routes
+from engine.live.server import PublicServer, serve_public
 
 TEXT = "Stop de marteling van Ahmed. Antwoord JA om te tekenen."
 
@@ -30,13 +31,24 @@ async def appeal(store: Store, title: str, *, public: bool = True, send: bool = 
     return view.id
 
 
+SERVERS = ("asgi", "public")
+"""The two servers of the public routes: the engine's own (Starlette on Hypercorn) and the
+public server (`engine.live.server`)."""
+
+
 @asynccontextmanager
-async def serving_live(counters: PublicCounters, **options: Any) -> AsyncIterator[int]:
-    """Only the public routes over ``counters``, on a free loopback port."""
-    app = Starlette(routes=live_routes(counters, **options))
+async def serving_live(
+    counters: PublicCounters, server: str = "public", **options: Any
+) -> AsyncIterator[int]:
+    """Only the public routes over ``counters``, by ``server``, on a free loopback port."""
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        port: int = await nursery.start(serve_app, app, HttpConfig(port=0), stop.wait)
+        if server == "asgi":
+            app = Starlette(routes=live_routes(counters, **options))
+            port: int = await nursery.start(serve_app, app, HttpConfig(port=0), stop.wait)
+        else:
+            public = PublicServer(counters, **options)
+            port = await nursery.start(serve_public, public, "127.0.0.1", 0, stop.wait)
         try:
             yield port
         finally:

@@ -23,20 +23,28 @@ from tests.campaigns.test_flow import (
     wait_settled,
 )
 from tests.engine.support import rig
-from tests.live.support import EventReader, appeal, serving_live
+from tests.live.support import SERVERS, EventReader, appeal, serving_live
 from tests.ops.client import get
 from tests.waiting import poll_for, wait_for
 
 COUNTER = "/api/v1/public/appeals/{}/counter"
 
 
-async def test_only_sent_public_appeals_are_shown_and_all_others_look_alike(store: Store) -> None:
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest) -> str:
+    """Each test below runs against both servers of the public routes."""
+    return str(request.param)
+
+
+async def test_only_sent_public_appeals_are_shown_and_all_others_look_alike(
+    store: Store, server: str
+) -> None:
     shown = await appeal(store, "Ahmed vrij")
     private = await appeal(store, "Alleen leden", public=False)
     draft = await appeal(store, "Nog niet uitgezonden", send=False)
     for subscriber in range(1, 4):
         await store.appeals.sign(shown, subscriber, text="JA", message_id=f"m{subscriber}")
-    async with serving_live(PublicCounters(store.appeals)) as port:
+    async with serving_live(PublicCounters(store.appeals), server) as port:
         reply = await get(port, COUNTER.format(shown))
         assert reply.status == 200
         body = reply.json()
@@ -61,10 +69,12 @@ async def test_only_sent_public_appeals_are_shown_and_all_others_look_alike(stor
 
 
 @pytest.mark.slow
-async def test_many_concurrent_requests_cost_one_redis_read_a_second(store: Store) -> None:
+async def test_many_concurrent_requests_cost_one_redis_read_a_second(
+    store: Store, server: str
+) -> None:
     shown = await appeal(store, "Drukte")
     counters = PublicCounters(store.appeals)
-    async with serving_live(counters) as port:
+    async with serving_live(counters, server) as port:
         started = trio.current_time()
         statuses: list[int] = []
 
@@ -91,10 +101,10 @@ async def test_a_refresh_is_shared_by_everyone_waiting_for_it(store: Store) -> N
 
 
 @pytest.mark.slow
-async def test_the_event_stream_follows_the_count_and_is_bounded(store: Store) -> None:
+async def test_the_event_stream_follows_the_count_and_is_bounded(store: Store, server: str) -> None:
     shown = await appeal(store, "Live")
     counters = PublicCounters(store.appeals, ttl=0.05)
-    async with serving_live(counters, max_streams=1, heartbeat=0.1) as port:
+    async with serving_live(counters, server, max_streams=1, heartbeat=0.1) as port:
         path = f"/live/{shown}/events"
         async with EventReader.open(port, path) as events:
             assert events.status == 200

@@ -1,30 +1,114 @@
-"""``[http] public_port``: a second listener with only the public counter and the live page,
-so a website or a studio screen can reach them without /metrics or the API."""
+"""The public server (`engine.live.server`) over real sockets: only the public routes, and a
+clear answer (then a close) for every request it will not serve."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from counters import Store
-from engine.config import HttpConfig
-from engine.http import serve_public
-from tests.campaigns.test_inbound_rules import quiet_sim
-from tests.engine.support import rig
-from tests.live.support import appeal
+from engine.live import PublicCounters
+from engine.live.server import PublicServer, serve_public
+from tests.live.support import appeal, serving_live
 from tests.ops.client import get
 
 
-async def test_the_public_listener_serves_only_the_public_routes(store: Store) -> None:
+async def test_it_serves_only_the_public_routes(store: Store) -> None:
     shown = await appeal(store, "Ahmed vrij")
     await store.appeals.sign(shown, 1, text="JA", message_id="m1")
-    async with rig(store, quiet_sim()) as r, trio.open_nursery() as nursery:
-        stop = trio.Event()
-        settings = HttpConfig(port=0, public_port=0)
-        port = await nursery.start(serve_public, r.engine, settings, stop.wait)
-        counter = await get(port, f"/api/v1/public/appeals/{shown}/counter")
+    async with serving_live(PublicCounters(store.appeals)) as port:
+        counter = await get(port, f"/api/v1/public/appeals/{shown}/counter?cache=no")
         assert counter.status == 200
         assert counter.json()["count"] == 1
-        assert (await get(port, f"/live/{shown}")).status == 200
-        for hidden in ("/metrics", "/readyz", "/api/v1/appeals", "/api/v1/openapi.json"):
-            assert (await get(port, hidden)).status == 404, hidden
+        assert counter.headers["x-content-type-options"] == "nosniff"
+        head = await get(port, f"/api/v1/public/appeals/{shown}/counter", method="HEAD")
+        assert (head.status, head.body) == (200, b"")
+        page = await get(port, f"/live/{shown}")
+        assert page.status == 200
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        script = await get(port, "/live/static/live.js")
+        assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+        hidden = ("/metrics", "/readyz", "/api/v1/appeals", "/api/v1/openapi.json",
+                  "/live/static/../../engine/app.py", "/live/static/secret.txt")  # fmt: skip
+        for path in hidden:
+            assert (await get(port, path)).status == 404, path
+
+
+async def exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` and read until the server closes the connection."""
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(data)
+            received = b""
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+            return received
+
+
+REFUSED = [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET /live/1 HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"GET /live/1 HTTP/1.1\r\n\r\n", 400),  # no Host
+    (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+    (b"GET http://elsewhere/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET /live/1 HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
+    (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", 400),
+    (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400),
+    (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"DELETE /live/1 HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    (b"BREW /live/1 HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    (b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+]
+
+
+@pytest.mark.parametrize(("data", "status"), REFUSED)
+async def test_a_request_it_will_not_serve_gets_its_status_and_a_close(
+    store: Store, data: bytes, status: int
+) -> None:
+    async with serving_live(PublicCounters(store.appeals)) as port:
+        answer = await exchange(port, data)
+    assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:80]
+    assert b"\r\nConnection: close\r\n" in answer
+    if status == 405:
+        assert b"\r\nAllow: GET, HEAD\r\n" in answer
+
+
+async def test_pipelined_requests_are_answered_in_order_and_http10_closes(store: Store) -> None:
+    shown = await appeal(store, "Op volgorde")
+    async with serving_live(PublicCounters(store.appeals)) as port:
+        two = (
+            b"GET /live/static/live.css HTTP/1.1\r\nHost: x\r\n\r\n"
+            + f"GET /api/v1/public/appeals/{shown}/counter HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+        )
+        answers = await exchange(port, two)
+        first, second = answers.split(b"HTTP/1.1 ")[1:]
+        assert first.startswith(b"200 ") and b"text/css" in first
+        assert second.startswith(b"200 ") and b'"title":"Op volgorde"' in second
+        old = await exchange(port, b"GET /live/static/live.css HTTP/1.0\r\n\r\n")
+        assert old.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in old
+
+
+async def test_a_head_that_does_not_arrive_in_time_gets_408(store: Store) -> None:
+    async with serving_live(PublicCounters(store.appeals), head_timeout=0.2) as port:
+        answer = await exchange(port, b"GET /live/1 HTTP/1.1\r\nHost:")
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert await exchange(port, b"") == b""  # idle: closed without a word
+
+
+async def test_a_connection_over_the_limit_gets_503(store: Store) -> None:
+    server = PublicServer(PublicCounters(store.appeals), max_connections=1)
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve_public, server, "127.0.0.1", 0, stop.wait)
+        with trio.fail_after(10):
+            held = await trio.open_tcp_stream("127.0.0.1", port)
+            async with held:
+                await held.send_all(b"GET /live/static/live.css HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert (await held.receive_some(65536)).startswith(b"HTTP/1.1 200 ")
+                assert server.connections == 1  # kept alive, so the limit is reached
+                refused = await exchange(port, b"GET /live/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert refused.startswith(b"HTTP/1.1 503 ")
         stop.set()
