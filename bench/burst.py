@@ -323,9 +323,16 @@ burst = 50
 
 
 def engine_toml(
-    url: str, namespace: str, port: int, thank_delay: float, public_port: int | None = None
+    url: str,
+    namespace: str,
+    port: int,
+    thank_delay: float,
+    public_port: int | None = None,
+    public_options: str = "",
 ) -> str:
-    public = "" if public_port is None else f"public_port = {public_port}\n"
+    """The engine's configuration; with ``public_port``, its public server there (and
+    ``public_options``: more ``[http]`` lines)."""
+    public = "" if public_port is None else f"public_port = {public_port}\n{public_options}"
     text = ENGINE_TOML.format(
         short_code=SHORT_CODE, url=url, namespace=namespace, thank_delay=thank_delay,
         public=public,
@@ -564,6 +571,7 @@ async def _run(
     profile: Path | None,
     engine_log: IO[str],
     during: During | None = None,
+    public_options: str = "",
 ) -> RunResult:
     async with open_store(StoreConfig(url=url, namespace=keys.namespace)) as store:
         numbers = [f"+{SUBSCRIBER_FIRST + i}" for i in range(sizes.subscribers)]
@@ -583,7 +591,9 @@ async def _run(
             config_path = trio.Path(tmp) / f"engine-{keys.namespace}.toml"
             public_port = free_port() if during is not None else None
             await config_path.write_text(
-                engine_toml(url, keys.namespace, port, scenario.thank_delay, public_port)
+                engine_toml(
+                    url, keys.namespace, port, scenario.thank_delay, public_port, public_options
+                )
             )
             argv = [sys.executable, "-m", "bench.burst", "serve", str(config_path)]
             argv += ["--router", NAIVE if contender == NAIVE else "campaigns"]
@@ -706,6 +716,7 @@ def run_one(
     tmp: Path,
     profile: Path | None = None,
     during: During | None = None,
+    public_options: str = "",
 ) -> RunResult:
     """One round on a fresh namespace; ``during(public_port, appeal)`` (the engine then runs
     its public server's process on that port) runs while the TV does, and is cancelled when
@@ -714,7 +725,10 @@ def run_one(
     client = redis.Redis.from_url(url)
     try:
         with open(tmp / f"engine-{keys.namespace}.log", "w+") as log:
-            return trio.run(_run, contender, scenario, sizes, url, keys, tmp, profile, log, during)
+            return trio.run(
+                _run, contender, scenario, sizes, url, keys, tmp, profile, log, during,
+                public_options,
+            )  # fmt: skip
     finally:
         wipe(client, keys)
         client.close()

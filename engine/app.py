@@ -318,7 +318,8 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
             return 2
         if (refused := _only(exc, (ListenError,))) is not None:
             log.error("%s", refused)
-            print(f"ja-engine: HTTP server: {refused}; free the port or change [http] host/port "
+            assert isinstance(refused, ListenError)
+            print(f"ja-engine: HTTP server: {refused}; free the port or change {refused.setting} "
                   "in the configuration", file=sys.stderr)  # fmt: skip
             return EXIT_NO_LISTEN
         raise

@@ -159,6 +159,9 @@ class HttpConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     public_nice: Annotated[int, Meta(ge=0, le=19)] = 19
     """How much lower the public server's CPU priority is (Unix nice): under load the
     signatures get the CPU first. 0 where it runs on a machine of its own."""
+    public_max_rate: Annotated[float, Meta(ge=0)] = 2000.0
+    """Answers a second the public server gives, all clients together; more wait their
+    turn (0: no limit). A flood then costs the machine a bounded amount of CPU."""
 
 
 class MetricsConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

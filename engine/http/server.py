@@ -45,7 +45,12 @@ Trigger = Callable[[], Awaitable[None]]
 
 
 class ListenError(Exception):
-    """The HTTP server could not listen on its address (in use, not ours, not allowed)."""
+    """The HTTP server could not listen on its address (in use, not ours, not allowed);
+    ``setting`` names what to change."""
+
+    def __init__(self, message: str, setting: str = "[http] host/port") -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 def url_host(host: str) -> str:

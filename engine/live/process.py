@@ -73,7 +73,7 @@ def public_from_cli(config: Config, args: argparse.Namespace) -> int:
     _lower_priority(config.http.public_nice)
     store = StoreConfig(url=url, namespace=config.redis.namespace)
     try:
-        trio.run(_serve, store, host, port, args.parent_pipe)
+        trio.run(_serve, store, host, port, config.http.public_max_rate, args.parent_pipe)
     except (StoreUnavailable, EmbeddedServerError) as exc:
         print(f"ja-engine public: cannot reach Redis at {redact_url(url)} ({exc})",
               file=sys.stderr)  # fmt: skip
@@ -95,13 +95,15 @@ def _lower_priority(nice: int) -> None:
         log.warning("could not lower the public server's priority by %d: %s", nice, exc)
 
 
-async def _serve(store_config: StoreConfig, host: str, port: int, parent_pipe: bool) -> None:
+async def _serve(
+    store_config: StoreConfig, host: str, port: int, max_rate: float, parent_pipe: bool
+) -> None:
     """Serve until SIGINT or SIGTERM, or (``parent_pipe``) until standard input ends: the
     engine that started this process holds its other end, so even a ``kill -9`` of the
     engine stops it (and frees the port for the next start)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_store(store_config) as store, trio.open_nursery() as nursery:
-            server = PublicServer(PublicCounters(store.appeals))
+            server = PublicServer(PublicCounters(store.appeals), max_rate=max_rate)
 
             async def signalled(done: trio.CancelScope) -> None:
                 async for signum in signals:
@@ -170,7 +172,8 @@ async def run_public_process(
             if not started:
                 raise ListenError(
                     f"the public server exited with status {status} before listening "
-                    "(its message is above)"
+                    "(its own message is above)",
+                    setting="[http] public_host/public_port",
                 )
             log.error("public server exited with status %d; restarting in %.0f s", status, pause)
             await trio.sleep(pause)

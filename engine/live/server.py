@@ -7,8 +7,10 @@ signatures. Each request is answered from `PublicCounters` (one Redis read per a
 second, however many clients) with a hand-checked HTTP/1.1 subset (`engine.live.wire`):
 about a tenth of the Python per request of the engine's own ASGI server.
 
-Limits, each answered rather than left to pile up: ``max_connections`` at once (one more
-gets 503 and is closed), a request head must arrive whole within ``head_timeout`` seconds
+Limits, each answered rather than left to pile up: at most ``max_rate`` answers a second
+across all connections (`Pacer`: more wait their turn, so a flood costs the machine a bounded
+amount of CPU however hard it pushes), ``max_connections`` at once (one more gets 503 and is
+closed), a request head must arrive whole within ``head_timeout`` seconds
 of the server starting to wait for it (a client that trickles it is closed), event streams
 are capped at ``max_streams`` (then 503: the page polls instead), and requests on one
 connection are answered in order (pipelining works, one at a time).
@@ -33,11 +35,13 @@ from engine.live.answers import (
 from engine.live.counter import CounterUnavailable, PublicCounters
 from engine.live.wire import BadRequest, RequestHead, head_end, parse_head, render
 
-__all__ = ["HEAD_TIMEOUT", "MAX_CONNECTIONS", "PublicServer", "serve_public"]
+__all__ = ["HEAD_TIMEOUT", "MAX_CONNECTIONS", "MAX_RATE", "Pacer", "PublicServer", "serve_public"]
 
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 10_000
+MAX_RATE = 2000.0
+"""Answers a second, server-wide: 2,000 browsers polling every second (more: a CDN)."""
 HEAD_TIMEOUT = 30.0
 """Seconds a request head may take to arrive, idle keep-alive time included."""
 SEND_TIMEOUT = 30.0
@@ -48,6 +52,23 @@ _NOSNIFF = ("X-Content-Type-Options", "nosniff")
 Trigger = Callable[[], Awaitable[None]]
 
 
+class Pacer:
+    """At most ``rate`` a second, ``burst`` of them back to back after a quiet spell; each
+    caller is given the next free slot, so they go in the order they came (no stampede of
+    waiters retrying at once)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self._interval = 1.0 / rate
+        self._slack = (burst - 1) / rate
+        self._next = -float("inf")
+
+    def slot(self, now: float) -> float:
+        """When the caller may go (``now`` or later); reserves that slot."""
+        at = max(self._next, now - self._slack)
+        self._next = at + self._interval
+        return max(at, now)
+
+
 class PublicServer:
     """Connections to the public routes over ``counters``; `serve_public` listens."""
 
@@ -55,6 +76,7 @@ class PublicServer:
         self,
         counters: PublicCounters,
         *,
+        max_rate: float = MAX_RATE,
         max_connections: int = MAX_CONNECTIONS,
         max_streams: int = events.MAX_STREAMS,
         heartbeat: float = events.HEARTBEAT,
@@ -65,11 +87,12 @@ class PublicServer:
         self._max_streams = max_streams
         self._heartbeat = heartbeat
         self._head_timeout = head_timeout
+        self._pacer = Pacer(max_rate, burst=max(1.0, max_rate / 10)) if max_rate > 0 else None
         self.connections = 0
         self.streams = 0
         self.requests = 0
 
-    async def handle(self, stream: trio.SocketStream) -> None:
+    async def handle(self, stream: trio.abc.Stream) -> None:
         """Serve one connection until the client or a limit ends it."""
         async with stream:
             if self.connections >= self._max_connections:
@@ -84,7 +107,7 @@ class PublicServer:
             finally:
                 self.connections -= 1
 
-    async def _requests(self, stream: trio.SocketStream) -> None:
+    async def _requests(self, stream: trio.abc.Stream) -> None:
         buffer = bytearray()
         while True:
             try:
@@ -105,10 +128,12 @@ class PublicServer:
                                            keep_alive=False))  # fmt: skip
                 return
             self.requests += 1
+            if self._pacer is not None:
+                await trio.sleep_until(self._pacer.slot(trio.current_time()))
             if not await self._answer(stream, head):
                 return
 
-    async def _answer(self, stream: trio.SocketStream, head: RequestHead) -> bool:
+    async def _answer(self, stream: trio.abc.Stream, head: RequestHead) -> bool:
         """Answer one request; False when the connection is to close after it."""
         route = resolve(head.path)
         answer: Answer | None
@@ -130,11 +155,12 @@ class PublicServer:
             if answer is None:
                 answer = Answer(404, _plain(), b"not found")
         data = render(answer.status, [*answer.headers, _NOSNIFF], answer.body,
-                      keep_alive=head.keep_alive, head_only=head.method == "HEAD")  # fmt: skip
+                      keep_alive=head.keep_alive, head_only=head.method == "HEAD",
+                      http10=head.http10)  # fmt: skip
         await _send(stream, data)
         return head.keep_alive
 
-    async def _events(self, stream: trio.SocketStream, appeal: int) -> None:
+    async def _events(self, stream: trio.abc.Stream, appeal: int) -> None:
         """The event stream: its answer is open-ended, so the connection closes after."""
         if self.streams >= self._max_streams:
             body = b"too many live streams; poll the counter instead"
@@ -171,7 +197,7 @@ def _plain() -> list[tuple[str, str]]:
     return [("Content-Type", "text/plain; charset=utf-8")]
 
 
-async def _read_head(stream: trio.SocketStream, buffer: bytearray) -> int:
+async def _read_head(stream: trio.abc.Stream, buffer: bytearray) -> int:
     """Read into ``buffer`` until it holds a whole request head; where it ends, or -1 when
     the client closed before sending one."""
     while (end := head_end(buffer)) < 0:
@@ -182,12 +208,12 @@ async def _read_head(stream: trio.SocketStream, buffer: bytearray) -> int:
     return end
 
 
-async def _send(stream: trio.SocketStream, data: bytes) -> None:
+async def _send(stream: trio.abc.Stream, data: bytes) -> None:
     with trio.fail_after(SEND_TIMEOUT):
         await stream.send_all(data)
 
 
-async def _until_closed(stream: trio.SocketStream, scope: trio.CancelScope) -> None:
+async def _until_closed(stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
     """An event stream's client says nothing more; when it closes, the stream ends."""
     try:
         while await stream.receive_some(READ_SIZE):

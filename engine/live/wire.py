@@ -69,6 +69,8 @@ class RequestHead:
     """The target without its query string."""
     keep_alive: bool
     if_none_match: str | None
+    http10: bool = False
+    """An HTTP/1.0 client: it keeps the connection only when the answer says so."""
 
 
 def head_end(buffer: bytes | bytearray) -> int:
@@ -121,6 +123,7 @@ def parse_head(raw: bytes) -> RequestHead:
         path=target.partition(b"?")[0].decode("ascii"),
         keep_alive=keep_alive,
         if_none_match=None if inm is None else inm.decode("latin-1"),
+        http10=version == b"HTTP/1.0",
     )
 
 
@@ -163,13 +166,17 @@ def render(
     keep_alive: bool,
     head_only: bool = False,
     streaming: bool = False,
+    http10: bool = False,
 ) -> bytes:
     """A response: status line, ``headers``, the framing fields and ``body`` (left out for
-    HEAD). A ``streaming`` response has no length: it ends when the connection closes."""
+    HEAD). A ``streaming`` response has no length: it ends when the connection closes. An
+    ``http10`` client is told when the connection stays open (it would assume not)."""
     out = [b"HTTP/1.1 %d %s\r\nDate: %s\r\n" % (status, REASONS[status].encode(), _Date.now())]
     out += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers]
     if streaming or not keep_alive:
         out.append(b"Connection: close\r\n")
+    elif http10:
+        out.append(b"Connection: keep-alive\r\n")
     if not streaming and status != 304:
         out.append(b"Content-Length: %d\r\n" % len(body))
     out.append(b"\r\n")

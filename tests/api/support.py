@@ -67,11 +67,13 @@ class Client:
 
 @asynccontextmanager
 async def api_rig(
-    store: Store, sim: SimulatorConfig | None = None
+    store: Store, sim: SimulatorConfig | None = None, *, redis_extra: str = ""
 ) -> AsyncIterator[tuple[Rig, Client]]:
     """The simulator, an engine with the campaigns router, and the API on loopback."""
     async with (
-        rig(store, sim or quiet_sim(), router=None, extra=EXTRA + API) as r,
+        rig(
+            store, sim or quiet_sim(), router=None, extra=EXTRA + API, redis_extra=redis_extra
+        ) as r,
         serving(r.engine) as port,
     ):
         yield r, Client(port)

@@ -77,3 +77,9 @@ async def test_a_bad_body_is_answered_with_the_fields_name(
         )
         assert (huge.status, huge.json()["error"]["code"]) == (413, "body_too_large")
         assert (await api.call("GET", "/appeals/77", "reader")).status == 404
+        # Paths and methods the API does not have: JSON too, like every other API error.
+        nowhere = await api.call("GET", "/appeal", "reader")
+        assert (nowhere.status, nowhere.json()["error"]["code"]) == (404, "not_found")
+        wrong = await api.call("DELETE", "/appeals", "operator")
+        assert (wrong.status, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
+        assert "GET" in wrong.headers["allow"]

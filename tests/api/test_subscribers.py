@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from counters import Store
+from counters import Keys, Store, StoreConfig, open_store
 from tests.api.support import api_rig, set_tokens
 from tests.campaigns.test_flow import FIRST
 from tests.campaigns.test_inbound_rules import send_mo
@@ -44,3 +44,26 @@ async def test_a_web_signup_is_confirmed_by_the_handsets_start(
         forget = await api.call("DELETE", f"/subscribers/+{number}", "auditor")
         # The test engine has no redis.forget_secret_env: forgetting is refused, not half done.
         assert (forget.status, forget.json()["error"]["code"]) == (409, "forget_not_configured")
+
+
+async def test_a_number_forgotten_through_the_api_cannot_be_signed_up_again(
+    redis_url: str, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_tokens(monkeypatch)
+    secret = "forget-key-0123456789abcdef0123456789"
+    monkeypatch.setenv("JA_TEST_FORGET", secret)
+    number = f"+{FIRST + 7}"
+    config = StoreConfig(url=redis_url, namespace=keys.namespace, forget_secret=secret)
+    async with (
+        open_store(config) as store,
+        api_rig(store, redis_extra='forget_secret_env = "JA_TEST_FORGET"') as (_, api),
+    ):
+        assert (await api.call("POST", "/subscribers", "website", {"number": number})).status == 201
+        forget = await api.call("DELETE", f"/subscribers/{number}?reason=T-17", "auditor")
+        assert (forget.status, forget.json()) == (
+            200, {"number": "+3160000****", "forgotten": True},
+        )  # fmt: skip
+        assert (await api.call("GET", f"/subscribers/{number}", "reader")).status == 404
+        again = await api.call("POST", "/subscribers", "website", {"number": number})
+        assert (again.status, again.json()["error"]["code"]) == (409, "forgotten")
+        assert number[1:] not in forget.text + again.text

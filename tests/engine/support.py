@@ -47,9 +47,15 @@ def engine_config(
     window: int = 256,
     response_timeout: float = 2.0,
     extra: str = "",
+    redis_extra: str = "",
 ) -> Config:
+    """A configuration bound to the simulator on ``port``; ``extra`` is TOML added before
+    the tables, ``redis_extra`` lines added to ``[redis]``."""
     ids = system_ids or ["ja"] * binds
-    text = f'short_code = "4777"\n{extra}\n[redis]\nnamespace = "{namespace}"\n[carriers.sim]\n'
+    text = (
+        f'short_code = "4777"\n{extra}\n[redis]\nnamespace = "{namespace}"\n{redis_extra}\n'
+        "[carriers.sim]\n"
+    )
     for n, system_id in enumerate(ids, 1):
         text += BIND.format(
             n=n,

@@ -3,8 +3,11 @@ clear answer (then a close) for every request it will not serve."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 import trio
+import trio.testing
 
 from counters import Store
 from engine.live import PublicCounters
@@ -85,10 +88,22 @@ async def test_pipelined_requests_are_answered_in_order_and_http10_closes(store:
         )
         answers = await exchange(port, two)
         first, second = answers.split(b"HTTP/1.1 ")[1:]
-        assert first.startswith(b"200 ") and b"text/css" in first
-        assert second.startswith(b"200 ") and b'"title":"Op volgorde"' in second
+        assert first.startswith(b"200 ")
+        assert b"text/css" in first
+        assert second.startswith(b"200 ")
+        assert b'"title":"Op volgorde"' in second
         old = await exchange(port, b"GET /live/static/live.css HTTP/1.0\r\n\r\n")
-        assert old.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in old
+        assert old.startswith(b"HTTP/1.1 200 ")
+        assert b"\r\nConnection: close\r\n" in old
+        kept = b"GET /live/static/live.css HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        with trio.fail_after(10):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(kept)
+                answer = b""
+                while b"\r\n\r\n" not in answer:
+                    answer += await stream.receive_some(65536)
+                assert b"\r\nConnection: keep-alive\r\n" in answer
 
 
 async def test_a_head_that_does_not_arrive_in_time_gets_408(store: Store) -> None:
@@ -112,3 +127,20 @@ async def test_a_connection_over_the_limit_gets_503(store: Store) -> None:
                 refused = await exchange(port, b"GET /live/1 HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert refused.startswith(b"HTTP/1.1 503 ")
         stop.set()
+
+
+async def test_answers_are_paced_server_wide(autojump_clock: trio.testing.MockClock) -> None:
+    # Static files only: no Redis behind them, so virtual time is the only clock here.
+    server = PublicServer(PublicCounters(cast(Any, None)), max_rate=1.0)
+    client, served = trio.testing.memory_stream_pair()
+    arrived: list[float] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.handle, served)
+        request = b"GET /live/static/live.css HTTP/1.1\r\nHost: x\r\n\r\n"
+        await client.send_all(request * 3)
+        received = b""
+        while len(arrived) < 3:
+            received += await client.receive_some()
+            arrived += [trio.current_time()] * (received.count(b"HTTP/1.1 200 ") - len(arrived))
+        await client.aclose()
+    assert arrived == pytest.approx([arrived[0], arrived[0] + 1, arrived[0] + 2])

@@ -98,7 +98,8 @@ async def test_it_stops_when_the_engine_that_started_it_is_gone(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     try:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         with trio.fail_after(20):
             said = await process.stdout.receive_some(4096)
         assert said.startswith(b"public on http://127.0.0.1:"), said
