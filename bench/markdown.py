@@ -18,7 +18,7 @@ from bench.suite import SCENARIOS
 
 __all__ = ["render"]
 
-REPORT_ORDER = ("fanout", "burst", "codec", "counters", "simulator", "export")
+REPORT_ORDER = ("fanout", "burst", "counter", "codec", "counters", "simulator", "export")
 """The headline first."""
 
 _META = {"unit", "better"}
@@ -46,6 +46,16 @@ ABOUT = {
         "signed with exact dedupe, thank-you scheduled. The contender is a naive router that "
         "awaits one Redis call per step. Every run is checked exactly against the simulator's "
         "ledger."
+    ),
+    "counter": (
+        "The public server under load while the TV burst runs: keep-alive connections (wrk "
+        "where installed) ask for one appeal's counter as fast as the public server answers, "
+        "for as long as the TV runs, on the same two cores as the engine, the simulator and "
+        "Redis. The public server is the process the engine starts for `[http] public_port`, "
+        "at its defaults (`public_nice` 19, `public_max_rate` 2,000 answers/s). Each round "
+        "runs the burst twice, alternating: once with nobody polling, once polled; "
+        "*ja-engine vs this* on the first row is the polled burst's rate over the quiet one "
+        "(the goal: a drop of at most 10%, a ratio of at least 0.90)."
     ),
     "codec": (
         "The same work for every contender in one process, in alternating rounds: build and "
@@ -242,7 +252,28 @@ def _simulator_extra(report: Mapping[str, Any], charts: Mapping[str, str]) -> li
     return [*lines, ""] if goals else []
 
 
-_EXTRA = {"fanout": _fanout_extra, "burst": _burst_extra, "simulator": _simulator_extra}
+def _counter_extra(report: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
+    s = report.get("settings", {})
+    drop = report.get("burst_rate_drop", 0.0)
+    limit = report.get("drop_limit", 0.10)
+    verdict = "within" if report.get("drop_within_limit") else "**over**"
+    exact = "passed" if report.get("exactness", {}).get("passed") else "**FAILED**"
+    return [
+        f"{s.get('clients', '?')} {s.get('load', '?')} connections, public_max_rate "
+        f"{s.get('max_rate', 0):g}, {s.get('numbers', 0):,} TV numbers, {s.get('rounds')} "
+        f"rounds. Drop of the burst rate while polled (medians): {drop:.1%}, {verdict} the "
+        f"{limit:.0%} limit; {report.get('counter_errors', 0)} failed requests; exactness "
+        f"{exact} in every run, quiet and polled.",
+        "",
+    ]
+
+
+_EXTRA = {
+    "fanout": _fanout_extra,
+    "burst": _burst_extra,
+    "counter": _counter_extra,
+    "simulator": _simulator_extra,
+}
 
 
 def scenario(name: str, entry: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
@@ -291,6 +322,8 @@ HEADLINES = (
     ("fanout", "fanout_receipts_on", "Fan-out, receipts on"),
     ("fanout", "fanout_receipts_off", "Fan-out, receipts off"),
     ("burst", "ja_per_second", "TV burst, end to end"),
+    ("counter", "ja_per_second", "TV burst while the public counter is polled"),
+    ("counter", "counter_requests_per_second", "Public counter during that burst"),
     ("codec", "decode_deliver_sm_mo", "Codec, decode an MO deliver_sm"),
     ("counters", "sign", "Redis, JA recorded, one awaited call per JA"),
     ("export", "peak_mib", "Export, peak memory (largest appeal)"),
@@ -329,6 +362,19 @@ def summary(scenarios: Mapping[str, Any]) -> list[str]:
     return [*rows, ""] if len(rows) > 2 else []
 
 
+def _kept(document: Mapping[str, Any]) -> str:
+    """What the last run re-ran, when it did not run everything (``--only``)."""
+    started = str(document.get("started_at", ""))
+    scenarios: Mapping[str, Any] = document.get("scenarios", {})
+    fresh = [n for n, e in scenarios.items() if str(e.get("started_at", "")) >= started]
+    if not started or len(fresh) == len(scenarios):
+        return ""
+    return (
+        f" It re-ran {', '.join(fresh)} only; the other scenarios are kept from earlier runs "
+        "of the same size (each section gives its date)."
+    )
+
+
 def render(document: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     """The whole report; ``charts`` maps chart names to paths relative to the report."""
     scenarios: Mapping[str, Any] = document.get("scenarios", {})
@@ -339,7 +385,8 @@ def render(document: Mapping[str, Any], charts: Mapping[str, str]) -> str:
         "<!-- Written by `python -m bench` from its JSON results: re-run it, do not edit. -->",
         "",
         f"A {document.get('size', '?')}-size run of `{document.get('command', '?')}`, "
-        f"started {document.get('started_at', '?')}, {minutes:.0f} min. Every benchmark runs "
+        f"started {document.get('started_at', '?')}, {minutes:.0f} min.{_kept(document)} "
+        "Every benchmark runs "
         "ja-engine and its peers in the same run, in alternating rounds; a figure is the "
         "median of the rounds, with the min-max beside it; a ratio is ja-engine's median "
         "against the peer's from the same run (where lower is better, the peer's over ours), "
@@ -350,6 +397,8 @@ def render(document: Mapping[str, Any], charts: Mapping[str, str]) -> str:
         "",
         "```sh",
         ".venv/bin/python -m pip install -e '.[test,dev,bench]'",
+        "apt-get install wrk                      # the counter's load generator (else a "
+        "Python one)",
         ".venv/bin/python -m bench                # every scenario, full size: this file, "
         "docs/bench/*.png, bench/results/latest.json",
         ".venv/bin/python -m bench --only fanout  # one scenario again (the others are kept)",

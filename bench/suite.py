@@ -87,6 +87,12 @@ def _burst(o: Options) -> dict[str, Any]:
     return burst.collect(o.quick, o.url, o.say)
 
 
+def _counter(o: Options) -> dict[str, Any]:
+    from bench import counter
+
+    return counter.collect(o.quick, o.url, o.say)
+
+
 def _export(o: Options) -> dict[str, Any]:
     from bench import export
 
@@ -113,6 +119,12 @@ SCENARIOS: dict[str, Scenario] = {
             _fanout,
         ),
         Scenario("burst", "TV burst: JA replies end to end", "python -m bench.burst", _burst),
+        Scenario(
+            "counter",
+            "The public counter polled during a TV burst",
+            "python -m bench.counter",
+            _counter,
+        ),
         Scenario("export", "Export of an appeal's signatures", "python -m bench.export", _export),
     )
 }

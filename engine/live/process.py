@@ -165,7 +165,7 @@ async def run_public_process(
                     else:
                         log.warning("public server restarted on %s", url)
                         pause = RESTART_FIRST
-                status = await process.wait()
+                status = await _wait(process)
             finally:
                 with trio.CancelScope(shield=True):
                     await _end(process)
@@ -200,6 +200,23 @@ async def _listening(process: trio.Process) -> str | None:
             return line[len(SAYS) :]
     process.kill()
     return None
+
+
+async def _wait(process: trio.Process) -> int:
+    """Its exit status; meanwhile its standard output is read and dropped (it says nothing
+    more there, but a full pipe must never stall it)."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    async with trio.open_nursery() as nursery:
+
+        async def drain() -> None:
+            while await stdout.receive_some(65536):
+                pass
+
+        nursery.start_soon(drain)
+        status = await process.wait()
+        nursery.cancel_scope.cancel()
+    return status
 
 
 async def _end(process: trio.Process) -> None:
