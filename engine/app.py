@@ -26,6 +26,7 @@ from engine.campaigns.appeals import Campaigns
 from engine.campaigns.fanout import FanOut
 from engine.campaigns.router import CampaignRouter
 from engine.config import Config
+from engine.groups import sole
 from engine.http import ListenError, serve_engine, url_host
 from engine.inbox import Inbox
 from engine.lease import ConsumerLease, ConsumerTaken
@@ -307,16 +308,16 @@ def run_from_cli(config: Config, args: argparse.Namespace) -> int:
     try:
         trio.run(_serve, config, early, args.config)
     except BaseException as exc:
-        if (unreachable := _only(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
+        if (unreachable := sole(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
             where = config.redis.url or "the embedded server"
             print(f"ja-engine: cannot reach Redis at {redact_url(where)} ({unreachable}); start "
                   "it or fix redis.url / REDIS_URL, then run again", file=sys.stderr)  # fmt: skip
             return EXIT_NO_REDIS
-        if (taken := _only(exc, (ConsumerTaken,))) is not None:
+        if (taken := sole(exc, (ConsumerTaken,))) is not None:
             log.error("%s", taken)
             print(f"ja-engine: {taken}", file=sys.stderr)
             return 2
-        if (refused := _only(exc, (ListenError,))) is not None:
+        if (refused := sole(exc, (ListenError,))) is not None:
             log.error("%s", refused)
             assert isinstance(refused, ListenError)
             print(f"ja-engine: HTTP server: {refused}; free the port or change {refused.setting} "
@@ -333,20 +334,6 @@ EXIT_NO_REDIS = 3
 """``ja-engine run`` could not reach Redis at start (the same code as the console's)."""
 EXIT_NO_LISTEN = 4
 """``ja-engine run`` could not listen on its HTTP address (in use, or not this machine's)."""
-
-
-def _only(exc: BaseException, kinds: tuple[type[Exception], ...]) -> Exception | None:
-    """``exc`` if it is one of ``kinds``, or the first of them in a group holding nothing
-    else (the engine's nurseries wrap what they raise)."""
-    if isinstance(exc, BaseExceptionGroup):
-        found, rest = exc.split(kinds)
-        if found is None or rest is not None:
-            return None
-        inner: BaseException = found
-        while isinstance(inner, BaseExceptionGroup):
-            inner = inner.exceptions[0]
-        exc = inner
-    return exc if isinstance(exc, kinds) else None
 
 
 def demo_from_cli(args: argparse.Namespace) -> int:

@@ -109,8 +109,10 @@ class Outbox:
         self.held: set[str] = set()
         """Queue entries this engine has in memory (queued, sending, awaiting write-back)."""
         self._lost_reads = False
+        self._watching: list[set[str]] = []
+        """Ids finished while a read of pending entries was in flight (see `_recover`)."""
         self.writeback = WriteBack(
-            store, metrics, on_finished=self.held.difference_update, on_written=self._written
+            store, metrics, on_finished=self._finished_ids, on_written=self._written
         )
         self._responses: Counter[tuple[str, int]] = Counter()
         self._throttles: Counter[tuple[str, str]] = Counter()
@@ -694,14 +696,32 @@ class Outbox:
                 log.warning("%d queued %s entries were taken over by another engine: "
                             "not sending them", len(gone), lane.value)  # fmt: skip
 
+    def _finished_ids(self, ids: list[str]) -> None:
+        """Redis acknowledged and deleted these entries: no longer held."""
+        self.held.difference_update(ids)
+        for finished in self._watching:
+            finished.update(ids)
+
     async def _recover(self, *, min_idle: float, own_only: bool) -> None:
-        """Take over pending entries; those with an attempt record have an unknown outcome."""
+        """Take over pending entries; those with an attempt record have an unknown outcome.
+
+        Entries this engine holds are skipped, and so are those finished while the read was
+        on its way back: the reply can be older than a finish confirmed meanwhile (a
+        message sent, acknowledged and deleted would otherwise be sent again)."""
         for lane in Lane:
-            if own_only:
-                entries = await self.store.queues.read_pending(lane, self.consumer)
-            else:
-                entries = await self.store.queues.reclaim(lane, self.consumer, min_idle=min_idle)
-            entries = [e for e in entries if e.entry_id not in self.held]
+            finished: set[str] = set()
+            self._watching.append(finished)
+            try:
+                if own_only:
+                    entries = await self.store.queues.read_pending(lane, self.consumer)
+                else:
+                    entries = await self.store.queues.reclaim(
+                        lane, self.consumer, min_idle=min_idle
+                    )
+            finally:
+                self._watching.remove(finished)
+            held = self.held
+            entries = [e for e in entries if e.entry_id not in held and e.entry_id not in finished]
             entries = await self._checked(lane, entries)
             if not entries:
                 continue

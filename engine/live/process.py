@@ -29,6 +29,7 @@ import trio
 
 from counters import EmbeddedServerError, StoreConfig, StoreUnavailable, open_store
 from engine.config import Config
+from engine.groups import sole
 from engine.http.server import ListenError, url_host
 from engine.live.counter import PublicCounters
 from engine.live.server import PublicServer, serve_public
@@ -74,15 +75,17 @@ def public_from_cli(config: Config, args: argparse.Namespace) -> int:
     store = StoreConfig(url=url, namespace=config.redis.namespace)
     try:
         trio.run(_serve, store, host, port, config.http.public_max_rate, args.parent_pipe)
-    except (StoreUnavailable, EmbeddedServerError) as exc:
-        print(f"ja-engine public: cannot reach Redis at {redact_url(url)} ({exc})",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_NO_REDIS
-    except OSError as exc:
-        print(f"ja-engine public: cannot listen on {url_host(host)}:{port} "
-              f"({exc.strerror or exc}); free the port or change [http] public_host/public_port",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_NO_LISTEN
+    except BaseException as exc:  # the nurseries wrap what they raise
+        if (unreachable := sole(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
+            print(f"ja-engine public: cannot reach Redis at {redact_url(url)} ({unreachable})",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_NO_REDIS
+        if isinstance(refused := sole(exc, (OSError,)), OSError):
+            print(f"ja-engine public: cannot listen on {url_host(host)}:{port} "
+                  f"({refused.strerror or refused}); free the port or change [http] "
+                  "public_host/public_port", file=sys.stderr)  # fmt: skip
+            return EXIT_NO_LISTEN
+        raise
     return 0
 
 

@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from counters import Store
-from engine.app import _only
+from engine.groups import sole
 from engine.lease import ConsumerLease, ConsumerTaken, _here
 
 
@@ -61,7 +61,7 @@ async def test_an_engine_whose_name_was_taken_stops(store: Store) -> None:
 
 def test_the_cli_recognises_the_error_inside_exception_groups() -> None:
     taken = ConsumerTaken("x")
-    assert _only(taken, (ConsumerTaken,)) is taken
-    assert _only(ExceptionGroup("g", [ExceptionGroup("h", [taken])]), (ConsumerTaken,)) is taken
-    assert _only(ExceptionGroup("g", [taken, ValueError()]), (ConsumerTaken,)) is None
-    assert _only(ValueError(), (ConsumerTaken,)) is None
+    assert sole(taken, (ConsumerTaken,)) is taken
+    assert sole(ExceptionGroup("g", [ExceptionGroup("h", [taken])]), (ConsumerTaken,)) is taken
+    assert sole(ExceptionGroup("g", [taken, ValueError()]), (ConsumerTaken,)) is None
+    assert sole(ValueError(), (ConsumerTaken,)) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from counters import Lane, OutboundMessage, Store
+from counters import Lane, OutboundMessage, QueuedMessage, Store
 from counters.records import encode
 from engine.app import Engine, open_engine
 from engine.config import Config, parse_config
@@ -200,6 +200,42 @@ async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
             engine.outbox._lost_reads = True  # what a failed read sets
             await rig.wait_delivered(6)
         assert rig.received(0, 6) == [1] * 6
+
+
+async def test_an_entry_finished_while_pending_entries_are_read_is_not_sent_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply to a read of pending entries can be older than a finish confirmed while it
+    was on its way (both in one Redis batch): what was acknowledged meanwhile is skipped."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        config = named(port, store, "e1")
+        metrics = Metrics()
+        async with open_engine(config, metrics=metrics, store=store) as engine:
+            rig = Rig(sim, engine, store, metrics)
+            lost_read = """
+            local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
+            redis.call('XREADGROUP', 'GROUP', 'senders', 'e1', 'COUNT', 1,
+                       'STREAMS', KEYS[1], '>')
+            return id
+            """
+            key = store.keys.lane(Lane.BULK)
+            payload = encode(message_for(0))
+            pending = await store.batcher.execute(("EVAL", lost_read, 1, key, payload))
+            entry_id = pending.decode() if isinstance(pending, bytes) else str(pending)
+            real = store.queues.read_pending
+
+            async def stale_read(lane: Lane, consumer: str) -> list[QueuedMessage]:
+                entries = await real(lane, consumer)
+                if lane is Lane.BULK:  # confirmed finished while this reply was coming back
+                    engine.outbox._finished_ids([entry_id])
+                return entries
+
+            monkeypatch.setattr(store.queues, "read_pending", stale_read)
+            engine.outbox._lost_reads = True
+            await store.queues.push(Lane.BULK, message_for(1))  # read after the recovery
+            await rig.wait_delivered(1)
+        assert rig.received(0, 2) == [0, 1]
 
 
 TWO_CARRIERS = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import trio
 
 from counters import Keys, Store
 from engine.cli import main
+from engine.http import ListenError
 from engine.live.process import run_public_process
 from tests.live.support import appeal
 from tests.ops.client import get
@@ -112,7 +114,7 @@ async def test_it_stops_when_the_engine_that_started_it_is_gone(
             await process.wait()
 
 
-def test_without_a_redis_url_or_a_port_it_says_what_to_set(
+def test_without_redis_or_a_port_it_says_what_to_set(
     tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -123,3 +125,26 @@ def test_without_a_redis_url_or_a_port_it_says_what_to_set(
     config.write_text(no_port.replace("public_port = 0", "port = 0"))
     assert main(["public", str(config)]) == 2
     assert "set [http] public_port or pass --port" in capsys.readouterr().err
+    config.write_text(CONFIG.format(url="redis://127.0.0.1:1/0", namespace="x"))
+    assert main(["public", str(config)]) == 3
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in capsys.readouterr().err
+
+
+async def test_a_first_start_that_cannot_listen_is_an_error_naming_the_setting(
+    keys: Keys, redis_url: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, redis_url, keys)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config.write_text(config.read_text().replace("public_port = 0", f"public_port = {port}"))
+        refused: list[ListenError] = []
+        try:
+            with trio.fail_after(30):
+                await run_public_process(str(config), redis_url, trio.sleep_forever)
+        except* ListenError as group:
+            refused += [e for e in group.exceptions if isinstance(e, ListenError)]
+    (error,) = refused
+    assert "exited with status 4 before listening" in str(error)
+    assert error.setting == "[http] public_host/public_port"
