@@ -115,6 +115,12 @@ def describe(config: Config) -> list[str]:
     lines.append(f"redis: {_redact(config.redis.url)} (namespace {config.redis.namespace!r})")
     http, logs = config.http, config.logging
     lines.append(f"http: host {http.host}, port {http.port} (/metrics, /healthz, /readyz)")
+    if http.public_port is not None:
+        limit = f"{http.public_max_rate:g} answers/s" if http.public_max_rate else "no rate limit"
+        lines.append(
+            f"public server: host {http.public_host}, port {http.public_port}, nice "
+            f"{http.public_nice}, {limit} (a process of its own: counter and live page)"
+        )
     lines.append(f"logs: {logs.format}, {logs.level} and above")
     tokens = [f"{t.name} ({', '.join(t.scopes)})" for t in config.api.tokens]
     lines.append(f"api: /api/v1, tokens {', '.join(tokens)}" if tokens else "api: no tokens")

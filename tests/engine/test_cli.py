@@ -33,6 +33,8 @@ def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert any("bind vf-1 127.0.0.1:2775" in line for line in lines)
     assert "redis: embedded server" in out
     assert "  http: host 127.0.0.1, port 9477 (/metrics, /healthz, /readyz)" in lines
+    public = "  public server: host 127.0.0.1, port 9478, nice 19, 2000 answers/s"
+    assert any(line.startswith(public) for line in lines)
     assert "  logs: plain, INFO and above" in lines
     assert "kpnpass" not in out
     assert err == ""
