@@ -45,9 +45,10 @@ MAX_RATE = 2000.0
 HEAD_TIMEOUT = 30.0
 """Seconds a request head may take to arrive, idle keep-alive time included."""
 SEND_TIMEOUT = 30.0
-"""Seconds a client may take to read an answer before it is given up."""
+"""Seconds a client may take to read an answer (or an event) before it is given up."""
 READ_SIZE = 65536
 _NOSNIFF = ("X-Content-Type-Options", "nosniff")
+_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 
 Trigger = Callable[[], Awaitable[None]]
 
@@ -81,31 +82,45 @@ class PublicServer:
         max_streams: int = events.MAX_STREAMS,
         heartbeat: float = events.HEARTBEAT,
         head_timeout: float = HEAD_TIMEOUT,
+        send_timeout: float = SEND_TIMEOUT,
     ) -> None:
         self._counters = counters
         self._max_connections = max_connections
         self._max_streams = max_streams
         self._heartbeat = heartbeat
         self._head_timeout = head_timeout
+        self._send_timeout = send_timeout
         self._pacer = Pacer(max_rate, burst=max(1.0, max_rate / 10)) if max_rate > 0 else None
         self.connections = 0
         self.streams = 0
         self.requests = 0
 
     async def handle(self, stream: trio.abc.Stream) -> None:
-        """Serve one connection until the client or a limit ends it."""
-        async with stream:
-            if self.connections >= self._max_connections:
-                body = b"too many connections; try again shortly"
-                await _send(stream, render(503, _plain(), body, keep_alive=False))
-                return
-            self.connections += 1
-            try:
-                await self._requests(stream)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
-                pass  # the client went away or stopped reading: nothing to answer
-            finally:
-                self.connections -= 1
+        """Serve one connection until the client or a limit ends it. Whatever goes wrong
+        ends this connection only (errors come out of nurseries in groups, hence
+        ``except*``)."""
+        try:
+            async with stream:
+                await self._connection(stream)
+        except* _GONE:
+            pass  # the client went away or stopped reading: nothing to answer
+        except* Exception:
+            log.exception("public server: a connection ended in an unexpected error")
+
+    async def _send(self, stream: trio.abc.Stream, data: bytes) -> None:
+        with trio.fail_after(self._send_timeout):
+            await stream.send_all(data)
+
+    async def _connection(self, stream: trio.abc.Stream) -> None:
+        if self.connections >= self._max_connections:
+            body = b"too many connections; try again shortly"
+            await self._send(stream, render(503, _plain(), body, keep_alive=False))
+            return
+        self.connections += 1
+        try:
+            await self._requests(stream)
+        finally:
+            self.connections -= 1
 
     async def _requests(self, stream: trio.abc.Stream) -> None:
         buffer = bytearray()
@@ -115,7 +130,7 @@ class PublicServer:
                     end = await _read_head(stream, buffer)
                 if waited.cancelled_caught:
                     if buffer:
-                        await _send(stream, render(408, _plain(), b"", keep_alive=False))
+                        await self._send(stream, render(408, _plain(), b"", keep_alive=False))
                     return
                 if end < 0:
                     return  # closed between requests
@@ -124,7 +139,7 @@ class PublicServer:
             except BadRequest as refused:
                 body = refused.reason.encode()
                 extra = [("Allow", "GET, HEAD")] if refused.status == 405 else []
-                await _send(stream, render(refused.status, [*_plain(), *extra], body,
+                await self._send(stream, render(refused.status, [*_plain(), *extra], body,
                                            keep_alive=False))  # fmt: skip
                 return
             self.requests += 1
@@ -157,7 +172,7 @@ class PublicServer:
         data = render(answer.status, [*answer.headers, _NOSNIFF], answer.body,
                       keep_alive=head.keep_alive, head_only=head.method == "HEAD",
                       http10=head.http10)  # fmt: skip
-        await _send(stream, data)
+        await self._send(stream, data)
         return head.keep_alive
 
     async def _events(self, stream: trio.abc.Stream, appeal: int) -> None:
@@ -165,7 +180,7 @@ class PublicServer:
         if self.streams >= self._max_streams:
             body = b"too many live streams; poll the counter instead"
             headers = [*_plain(), ("Retry-After", "5")]
-            await _send(stream, render(503, headers, body, keep_alive=False))
+            await self._send(stream, render(503, headers, body, keep_alive=False))
             return
         self.streams += 1
         try:
@@ -173,17 +188,17 @@ class PublicServer:
                 snap = await self._counters.get(appeal)
             except CounterUnavailable:
                 answer = unavailable_answer(self._counters.ttl)
-                await _send(stream, render(503, answer.headers, answer.body, keep_alive=False))
+                await self._send(stream, render(503, answer.headers, answer.body, keep_alive=False))
                 return
             if snap.body is None:
                 headers = [("Content-Type", "application/json")]
-                await _send(stream, render(404, headers, NOT_FOUND, keep_alive=False))
+                await self._send(stream, render(404, headers, NOT_FOUND, keep_alive=False))
                 return
-            await _send(stream, render(200, [*events.HEADERS, _NOSNIFF], b"", keep_alive=False,
+            await self._send(stream, render(200, [*events.HEADERS, _NOSNIFF], b"", keep_alive=False,
                                        streaming=True))  # fmt: skip
 
             async def emit(data: bytes) -> None:
-                await _send(stream, data)
+                await self._send(stream, data)
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_until_closed, stream, nursery.cancel_scope)
@@ -208,9 +223,6 @@ async def _read_head(stream: trio.abc.Stream, buffer: bytearray) -> int:
     return end
 
 
-async def _send(stream: trio.abc.Stream, data: bytes) -> None:
-    with trio.fail_after(SEND_TIMEOUT):
-        await stream.send_all(data)
 
 
 async def _until_closed(stream: trio.abc.Stream, scope: trio.CancelScope) -> None:

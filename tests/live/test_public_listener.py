@@ -144,3 +144,21 @@ async def test_answers_are_paced_server_wide(autojump_clock: trio.testing.MockCl
             arrived += [trio.current_time()] * (received.count(b"HTTP/1.1 200 ") - len(arrived))
         await client.aclose()
     assert arrived == pytest.approx([arrived[0], arrived[0] + 1, arrived[0] + 2])
+
+
+async def test_an_event_stream_client_that_stops_reading_ends_only_its_own_connection(
+    store: Store,
+) -> None:
+    shown = await appeal(store, "Niet lezen")
+    server = PublicServer(PublicCounters(store.appeals, ttl=0.01), send_timeout=0.2)
+    # Lockstep: every write waits for the client to read it, as a full socket buffer would.
+    client, served = trio.testing.lockstep_stream_pair()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.handle, served)
+            await client.send_all(f"GET /live/{shown}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert (await client.receive_some()).startswith(b"HTTP/1.1 200 ")
+            assert server.streams == 1
+            # ... and reads nothing more: the next event's write times out, and handle()
+            # returns (before the fix, it raised and took the whole server down).
+    assert (server.streams, server.connections) == (0, 0)
