@@ -47,6 +47,8 @@ HEAD_TIMEOUT = 30.0
 SEND_TIMEOUT = 30.0
 """Seconds a client may take to read an answer (or an event) before it is given up."""
 READ_SIZE = 65536
+LINGER, LINGER_BYTES = 1.0, 1 << 20
+"""After a refusal: how long and how much more of the client's bytes are read (dropped)."""
 _NOSNIFF = ("X-Content-Type-Options", "nosniff")
 _GONE = (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 
@@ -111,10 +113,22 @@ class PublicServer:
         with trio.fail_after(self._send_timeout):
             await stream.send_all(data)
 
+    async def _refuse(self, stream: trio.abc.Stream, data: bytes) -> None:
+        """Send a last answer, then stop sending and read (and drop) what the client still
+        sends, for a moment: closing with its bytes unread would reset the connection, and
+        the client could lose the answer before reading it (RFC 9112, section 9.6)."""
+        await self._send(stream, data)
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            await stream.send_eof()
+        with trio.move_on_after(LINGER):
+            drained = 0
+            while drained < LINGER_BYTES and (more := await stream.receive_some(READ_SIZE)):
+                drained += len(more)
+
     async def _connection(self, stream: trio.abc.Stream) -> None:
         if self.connections >= self._max_connections:
             body = b"too many connections; try again shortly"
-            await self._send(stream, render(503, _plain(), body, keep_alive=False))
+            await self._refuse(stream, render(503, _plain(), body, keep_alive=False))
             return
         self.connections += 1
         try:
@@ -130,7 +144,7 @@ class PublicServer:
                     end = await _read_head(stream, buffer)
                 if waited.cancelled_caught:
                     if buffer:
-                        await self._send(stream, render(408, _plain(), b"", keep_alive=False))
+                        await self._refuse(stream, render(408, _plain(), b"", keep_alive=False))
                     return
                 if end < 0:
                     return  # closed between requests
@@ -139,7 +153,7 @@ class PublicServer:
             except BadRequest as refused:
                 body = refused.reason.encode()
                 extra = [("Allow", "GET, HEAD")] if refused.status == 405 else []
-                await self._send(stream, render(refused.status, [*_plain(), *extra], body,
+                await self._refuse(stream, render(refused.status, [*_plain(), *extra], body,
                                            keep_alive=False))  # fmt: skip
                 return
             self.requests += 1
@@ -180,7 +194,7 @@ class PublicServer:
         if self.streams >= self._max_streams:
             body = b"too many live streams; poll the counter instead"
             headers = [*_plain(), ("Retry-After", "5")]
-            await self._send(stream, render(503, headers, body, keep_alive=False))
+            await self._refuse(stream, render(503, headers, body, keep_alive=False))
             return
         self.streams += 1
         try:
@@ -188,11 +202,13 @@ class PublicServer:
                 snap = await self._counters.get(appeal)
             except CounterUnavailable:
                 answer = unavailable_answer(self._counters.ttl)
-                await self._send(stream, render(503, answer.headers, answer.body, keep_alive=False))
+                await self._refuse(
+                    stream, render(503, answer.headers, answer.body, keep_alive=False)
+                )
                 return
             if snap.body is None:
                 headers = [("Content-Type", "application/json")]
-                await self._send(stream, render(404, headers, NOT_FOUND, keep_alive=False))
+                await self._refuse(stream, render(404, headers, NOT_FOUND, keep_alive=False))
                 return
             await self._send(stream, render(200, [*events.HEADERS, _NOSNIFF], b"", keep_alive=False,
                                        streaming=True))  # fmt: skip
@@ -221,8 +237,6 @@ async def _read_head(stream: trio.abc.Stream, buffer: bytearray) -> int:
             return -1
         buffer += data
     return end
-
-
 
 
 async def _until_closed(stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
