@@ -86,7 +86,7 @@ def counter_answer(snap: Snapshot, if_none_match: str | None, ttl: float) -> Ans
     if snap.body is None:
         return Answer(404, [*headers, ("Content-Type", JSON)], NOT_FOUND)
     headers.append(("ETag", snap.etag))
-    if if_none_match is not None and snap.etag in if_none_match:
+    if if_none_match is not None and (snap.etag in if_none_match or if_none_match == "*"):
         return Answer(304, headers, b"")
     return Answer(200, [*headers, ("Content-Type", JSON)], snap.body)
 

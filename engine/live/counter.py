@@ -13,6 +13,11 @@ and bounded by ``READ_TIMEOUT``. When Redis fails, the last snapshot keeps being
 ``updated_at`` says how old it is) and the next try waits ``ttl``. Unknown, draft and
 non-public appeals are cached too, as "not found": the same answer for all three, so the
 counter never tells whether an appeal exists.
+
+Ids that are not appeals at all cost no read of their own: the ids of every appeal (the
+appeal index) are read at most once per ``ttl``, single flight too, and an id not among them
+is "not found" at once. So a client asking for random ids makes at most one read a second,
+and cannot push the real appeals out of the cache.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ WINDOW = 60
 """Minutes in ``per_minute``: the last hour, the current minute last."""
 MAX_ENTRIES = 1024
 """Appeals cached at once; the least recently asked is dropped first."""
+MAX_KNOWN = 100_000
+"""Appeal ids read from the index (the newest)."""
 READ_TIMEOUT = 5.0
 
 
@@ -56,6 +63,8 @@ class _Figures(Protocol):
     """What the cache needs of the store (`counters.Appeals`)."""
 
     async def figures(self, appeal: int, minutes: Sequence[int]) -> AppealFigures | None: ...
+
+    async def ids(self, *, newest: int) -> list[int]: ...
 
 
 class PublicCounter(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,7 +123,14 @@ class PublicCounters:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[int, _Entry] = {}
+        self._known: frozenset[int] = frozenset()
+        self._known_at = -float("inf")
+        self._knowing: trio.Event | None = None
+        self._known_ever = False
         self.reads = 0
+        """Reads of an appeal's figures."""
+        self.index_reads = 0
+        """Reads of the appeal index."""
 
     @property
     def ttl(self) -> float:
@@ -126,6 +142,10 @@ class PublicCounters:
         Raises:
             CounterUnavailable: Redis failed and nothing was read before.
         """
+        if appeal not in self._known and appeal not in self._entries:
+            await self._learn_ids()
+            if appeal not in self._known:
+                return _NOT_FOUND
         entry = self._entry(appeal)
         if trio.current_time() - entry.fetched_at < self._ttl:
             return self._served(entry)
@@ -134,6 +154,31 @@ class PublicCounters:
         elif entry.snapshot is None:
             await entry.refreshing.wait()
         return self._served(entry)
+
+    async def _learn_ids(self) -> None:
+        """Read the appeal index, unless it was read less than ``ttl`` ago (then, or when
+        another request is reading it, wait for that read).
+
+        Raises:
+            CounterUnavailable: Redis failed and the index was never read.
+        """
+        if self._knowing is not None:
+            await self._knowing.wait()
+        elif trio.current_time() - self._known_at >= self._ttl:
+            done = self._knowing = trio.Event()
+            try:
+                with trio.CancelScope(shield=True), trio.move_on_after(READ_TIMEOUT):
+                    self.index_reads += 1
+                    self._known = frozenset(await self._appeals.ids(newest=MAX_KNOWN))
+                    self._known_ever = True
+            except (StoreUnavailable, StoreError):
+                pass  # the ids known so far stay; the next try waits ``ttl``
+            finally:
+                self._known_at = trio.current_time()
+                self._knowing = None
+                done.set()
+        if not self._known_ever:
+            raise CounterUnavailable("the appeal index could not be read from Redis")
 
     def _served(self, entry: _Entry) -> Snapshot:
         if entry.snapshot is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from engine.config import Config
 from engine.groups import sole
 from engine.http.server import ListenError, url_host
 from engine.live.counter import PublicCounters
-from engine.live.server import PublicServer, serve_public
+from engine.live.server import MAX_CONNECTIONS, PublicServer, serve_public
 from engine.logs import configure as configure_logging
 from engine.masking import redact_url
 
@@ -46,8 +47,11 @@ EXIT_NO_LISTEN = 4
 STARTUP = 30.0
 """Seconds the child may take to say it listens."""
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0
-STOP_GRACE = 5.0
+STOP_GRACE = 10.0
+"""Seconds between SIGTERM and SIGKILL (a Redis read it is in may take 5)."""
 SAYS = "public on "
+SPARE_FILES = 64
+"""Open files kept for other uses than connections (Redis, logs, the listener)."""
 
 
 # --- the process itself -------------------------------------------------------------------------
@@ -72,9 +76,12 @@ def public_from_cli(config: Config, args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     _lower_priority(config.http.public_nice)
+    connections = _connections_allowed()
     store = StoreConfig(url=url, namespace=config.redis.namespace)
     try:
-        trio.run(_serve, store, host, port, config.http.public_max_rate, args.parent_pipe)
+        trio.run(
+            _serve, store, host, port, config.http.public_max_rate, connections, args.parent_pipe
+        )
     except BaseException as exc:  # the nurseries wrap what they raise
         if (unreachable := sole(exc, (StoreUnavailable, EmbeddedServerError))) is not None:
             print(f"ja-engine public: cannot reach Redis at {redact_url(url)} ({unreachable})",
@@ -98,15 +105,37 @@ def _lower_priority(nice: int) -> None:
         log.warning("could not lower the public server's priority by %d: %s", nice, exc)
 
 
+def _connections_allowed() -> int:
+    """`MAX_CONNECTIONS`, or fewer if the process may not open that many files: the soft
+    limit is raised to the hard one first (a common soft limit, 1024, would otherwise stop
+    the accepting long before the limit is answered with 503)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = MAX_CONNECTIONS + SPARE_FILES if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d: %s", soft, exc)
+    return max(1, min(MAX_CONNECTIONS, soft - SPARE_FILES))
+
+
 async def _serve(
-    store_config: StoreConfig, host: str, port: int, max_rate: float, parent_pipe: bool
+    store_config: StoreConfig,
+    host: str,
+    port: int,
+    max_rate: float,
+    connections: int,
+    parent_pipe: bool,
 ) -> None:
     """Serve until SIGINT or SIGTERM, or (``parent_pipe``) until standard input ends: the
     engine that started this process holds its other end, so even a ``kill -9`` of the
     engine stops it (and frees the port for the next start)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_store(store_config) as store, trio.open_nursery() as nursery:
-            server = PublicServer(PublicCounters(store.appeals), max_rate=max_rate)
+            server = PublicServer(
+                PublicCounters(store.appeals), max_rate=max_rate, max_connections=connections
+            )
 
             async def signalled(done: trio.CancelScope) -> None:
                 async for signum in signals:
@@ -173,11 +202,12 @@ async def run_public_process(
                 with trio.CancelScope(shield=True):
                     await _end(process)
             if not started:
-                raise ListenError(
-                    f"the public server exited with status {status} before listening "
-                    "(its own message is above)",
-                    setting="[http] public_host/public_port",
-                )
+                said = f"the public server exited with status {status} before listening"
+                if status == EXIT_NO_REDIS:
+                    raise StoreUnavailable(f"{said}: it could not reach Redis")
+                setting = "[http] public_host/public_port" if status == EXIT_NO_LISTEN else (
+                    "the [http] public_* settings")  # fmt: skip
+                raise ListenError(f"{said} (its own message is above)", setting=setting)
             log.error("public server exited with status %d; restarting in %.0f s", status, pause)
             await trio.sleep(pause)
             pause = min(pause * 2, RESTART_MAX)

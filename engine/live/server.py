@@ -8,8 +8,9 @@ second, however many clients) with a hand-checked HTTP/1.1 subset (`engine.live.
 about a tenth of the Python per request of the engine's own ASGI server.
 
 Limits, each answered rather than left to pile up: at most ``max_rate`` answers a second
-across all connections (`Pacer`: more wait their turn, so a flood costs the machine a bounded
-amount of CPU however hard it pushes), ``max_connections`` at once (one more gets 503 and is
+across all connections (`Pacer`: more wait their turn, so a flood of requests costs the
+machine a bounded amount of CPU however hard it pushes; refusals, which close their
+connection, are not paced), ``max_connections`` at once (one more gets 503 and is
 closed), a request head must arrive whole within ``head_timeout`` seconds
 of the server starting to wait for it (a client that trickles it is closed), event streams
 are capped at ``max_streams`` (then 503: the page polls instead), and requests on one
@@ -33,7 +34,7 @@ from engine.live.answers import (
     unavailable_answer,
 )
 from engine.live.counter import CounterUnavailable, PublicCounters
-from engine.live.wire import BadRequest, RequestHead, head_end, parse_head, render
+from engine.live.wire import MAX_HEAD, BadRequest, RequestHead, head_end, parse_head, render
 
 __all__ = ["HEAD_TIMEOUT", "MAX_CONNECTIONS", "MAX_RATE", "Pacer", "PublicServer", "serve_public"]
 
@@ -175,10 +176,8 @@ class PublicServer:
             except CounterUnavailable:
                 answer = unavailable_answer(self._counters.ttl)
         elif route.kind == "events":
-            if head.method == "GET":
-                await self._events(stream, route.appeal)
-                return False
-            answer = Answer(405, [*_plain(), ("Allow", "GET")], b"")
+            await self._events(stream, route.appeal, head_only=head.method == "HEAD")
+            return False
         else:
             answer = file_answer("live.html" if route.kind == "page" else route.name)
             if answer is None:
@@ -189,8 +188,9 @@ class PublicServer:
         await self._send(stream, data)
         return head.keep_alive
 
-    async def _events(self, stream: trio.abc.Stream, appeal: int) -> None:
-        """The event stream: its answer is open-ended, so the connection closes after."""
+    async def _events(self, stream: trio.abc.Stream, appeal: int, *, head_only: bool) -> None:
+        """The event stream: its answer is open-ended, so the connection closes after (for
+        HEAD, right after the head)."""
         if self.streams >= self._max_streams:
             body = b"too many live streams; poll the counter instead"
             headers = [*_plain(), ("Retry-After", "5")]
@@ -212,6 +212,8 @@ class PublicServer:
                 return
             await self._send(stream, render(200, [*events.HEADERS, _NOSNIFF], b"", keep_alive=False,
                                        streaming=True))  # fmt: skip
+            if head_only:
+                return
 
             async def emit(data: bytes) -> None:
                 await self._send(stream, data)
@@ -230,13 +232,17 @@ def _plain() -> list[tuple[str, str]]:
 
 async def _read_head(stream: trio.abc.Stream, buffer: bytearray) -> int:
     """Read into ``buffer`` until it holds a whole request head; where it ends, or -1 when
-    the client closed before sending one."""
-    while (end := head_end(buffer)) < 0:
-        data = await stream.receive_some(READ_SIZE)
+    the client closed before sending one. The buffer never grows past one head's limit:
+    what is read is at most what could still complete a head."""
+    while True:
+        while buffer.startswith(b"\r\n"):  # empty lines before a request: skipped (RFC 9112)
+            del buffer[:2]
+        if (end := head_end(buffer)) >= 0:
+            return end
+        data = await stream.receive_some(MAX_HEAD + 4 - len(buffer))
         if not data:
             return -1
         buffer += data
-    return end
 
 
 async def _until_closed(stream: trio.abc.Stream, scope: trio.CancelScope) -> None:

@@ -48,6 +48,9 @@ REASONS = {
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TARGET = re.compile(rb"/[!-~]*")  # origin form: visible ASCII, no spaces
+_ABSOLUTE = re.compile(rb"https?://[!-.0-~]+(/[!-~]*)?", re.I)  # absolute form (RFC 9112 3.2.2)
+_HOST = re.compile(rb"[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\]")
+_PORT = re.compile(rb"(:[0-9]{0,5})?")
 _VALUE = re.compile(rb"[\t -~\x80-\xff]*")  # field content: no CR, LF or other controls
 _METHODS = frozenset({"GET", "HEAD"})
 _KNOWN_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
@@ -82,6 +85,8 @@ def head_end(buffer: bytes | bytearray) -> int:
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
     if end >= 0:
         return end + 4
+    if buffer.find(b"\n\n", 0, MAX_HEAD + 4) >= 0:
+        raise BadRequest(400, "lines must end with CRLF")
     if len(buffer) > MAX_HEAD:
         raise BadRequest(431, "request head too large")
     return -1
@@ -109,6 +114,8 @@ def parse_head(raw: bytes) -> RequestHead:
         fields[key] = fields[key] + b", " + value if key in fields else value
     if version == b"HTTP/1.1" and b"host" not in fields:
         raise BadRequest(400, "HTTP/1.1 request without Host")
+    if b"host" in fields and not _valid_host(fields[b"host"]):
+        raise BadRequest(400, "malformed Host")
     if b"transfer-encoding" in fields or fields.get(b"content-length", b"0") != b"0":
         raise BadRequest(400, "request bodies are not accepted here")
     if method not in _METHODS:
@@ -127,6 +134,15 @@ def parse_head(raw: bytes) -> RequestHead:
     )
 
 
+def _valid_host(value: bytes) -> bool:
+    """``uri-host [ ":" port ]`` (RFC 9112 3.2)."""
+    if value.startswith(b"["):
+        host, bracket, port = value.partition(b"]")
+        return bool(bracket) and bool(_HOST.fullmatch(host + b"]")) and bool(_PORT.fullmatch(port))
+    host, _, port = value.partition(b":")
+    return bool(_HOST.fullmatch(host)) and (not port or (port.isdigit() and len(port) <= 5))
+
+
 def _request_line(line: bytes) -> tuple[str, bytes, bytes]:
     parts = line.split(b" ")
     if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
@@ -134,12 +150,16 @@ def _request_line(line: bytes) -> tuple[str, bytes, bytes]:
     method, target, version = parts
     if len(target) > MAX_TARGET:
         raise BadRequest(414, "request target too long")
+    if _ABSOLUTE.fullmatch(target):  # the path is what is served; the Host is ours anyway
+        target = b"/" + target.split(b"/", 3)[3] if target.count(b"/") >= 3 else b"/"
     if not _TARGET.fullmatch(target):
         raise BadRequest(400, "request target must be a path")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        if re.fullmatch(rb"HTTP/[0-9]\.[0-9]", version):
-            raise BadRequest(505, "only HTTP/1.0 and HTTP/1.1 are served")
+    if not re.fullmatch(rb"HTTP/[0-9]\.[0-9]", version):
         raise BadRequest(400, "malformed request line")
+    if version[:6] != b"HTTP/1":
+        raise BadRequest(505, "only HTTP/1.x is served")
+    if version != b"HTTP/1.0":
+        version = b"HTTP/1.1"  # a later 1.x is answered as 1.1 (RFC 9110 6.2)
     return method.decode("ascii"), target, version
 
 

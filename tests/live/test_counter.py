@@ -61,6 +61,8 @@ async def test_only_sent_public_appeals_are_shown_and_all_others_look_alike(
             port, COUNTER.format(shown), headers=(("If-None-Match", reply.headers["etag"]),)
         )
         assert again.status == 304
+        anything = await get(port, COUNTER.format(shown), headers=(("If-None-Match", "*"),))
+        assert anything.status == 304
 
         refusals = [await get(port, COUNTER.format(a)) for a in (private, draft, 999)]
         assert {r.status for r in refusals} == {404}
@@ -155,3 +157,13 @@ async def test_the_engine_serves_the_count_of_a_whole_flow(store: Store) -> None
         assert sum(body["per_minute"]) == signed  # all within the last hour
         sent_at = dt.datetime.fromisoformat(body["sent_at"]).timestamp()
         assert abs(time.time() - sent_at) < 3600
+
+
+async def test_random_ids_cost_one_index_read_and_no_figures_read(store: Store) -> None:
+    shown = await appeal(store, "Echt")
+    counters = PublicCounters(store.appeals, ttl=3600)
+    assert (await counters.get(shown)).body is not None
+    for wrong in range(shown + 1, shown + 500):
+        assert (await counters.get(wrong)).body is None
+    assert (counters.reads, counters.index_reads) == (1, 1)
+    assert (await counters.get(shown)).body is not None  # still cached, not pushed out

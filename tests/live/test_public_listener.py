@@ -52,9 +52,12 @@ async def exchange(port: int, data: bytes) -> bytes:
 REFUSED = [
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET /live/1 HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"POST /live/1/events HTTP/1.1\r\nHost: x\r\n\r\n", 405),
     (b"GET /live/1 HTTP/1.1\r\n\r\n", 400),  # no Host
     (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
-    (b"GET http://elsewhere/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET ftp://elsewhere/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET /live/1 HTTP/1.1\nHost: x\n\n", 400),  # bare LF: refused at once
+    (b"GET /live/1 HTTP/1.1\r\nHost: a b/c@d\r\n\r\n", 400),
     (b"GET /live/1 HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
     (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", 400),
     (b"GET /live/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400),
@@ -92,6 +95,15 @@ async def test_pipelined_requests_are_answered_in_order_and_http10_closes(store:
         assert b"text/css" in first
         assert second.startswith(b"200 ")
         assert b'"title":"Op volgorde"' in second
+        # Empty lines before a request, a later HTTP/1.x, the absolute form: all served.
+        lenient = b"\r\n\r\nGET http://live.example.org/live/static/live.css HTTP/1.2\r\n"
+        lenient += b"Host: live.example.org:443\r\nConnection: close\r\n\r\n"
+        assert (await exchange(port, lenient)).startswith(b"HTTP/1.1 200 ")
+        events = f"HEAD /live/{shown}/events HTTP/1.1\r\nHost: [::1]:80\r\n\r\n".encode()
+        streamed = await exchange(port, events)  # the head alone, then the close
+        assert streamed.startswith(b"HTTP/1.1 200 ")
+        assert streamed.endswith(b"\r\n\r\n")
+        assert b"text/event-stream" in streamed
         old = await exchange(port, b"GET /live/static/live.css HTTP/1.0\r\n\r\n")
         assert old.startswith(b"HTTP/1.1 200 ")
         assert b"\r\nConnection: close\r\n" in old
