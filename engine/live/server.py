@@ -201,14 +201,14 @@ class PublicServer:
             try:
                 snap = await self._counters.get(appeal)
             except CounterUnavailable:
-                answer = unavailable_answer(self._counters.ttl)
-                await self._refuse(
-                    stream, render(503, answer.headers, answer.body, keep_alive=False)
-                )
+                no = unavailable_answer(self._counters.ttl)
+                data = render(503, no.headers, no.body, keep_alive=False, head_only=head_only)
+                await self._refuse(stream, data)
                 return
             if snap.body is None:
                 headers = [("Content-Type", "application/json")]
-                await self._refuse(stream, render(404, headers, NOT_FOUND, keep_alive=False))
+                await self._refuse(stream, render(404, headers, NOT_FOUND, keep_alive=False,
+                                                  head_only=head_only))  # fmt: skip
                 return
             await self._send(stream, render(200, [*events.HEADERS, _NOSNIFF], b"", keep_alive=False,
                                        streaming=True))  # fmt: skip

@@ -3,6 +3,9 @@ engine never takes over what a live one still holds (only what a dead one left).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 
@@ -174,32 +177,46 @@ async def test_entries_taken_over_while_queued_are_not_sent_twice(
         assert sum(rig.received(0, 30)) == 20
 
 
+LOST_READ = """
+local ids = {}
+for i = 1, #ARGV do ids[i] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i]) end
+redis.call('XREADGROUP', 'GROUP', 'senders', 'e1', 'COUNT', #ARGV, 'STREAMS', KEYS[1], '>')
+return ids
+"""
+"""Queue messages and read them as "e1" at once, so the engine's own reads cannot come in
+between: Redis holds them pending to "e1", the engine never saw them (a lost reply)."""
+
+
+async def lose_a_read(store: Store, numbers: range) -> list[str]:
+    """`LOST_READ` for ``message_for(n)`` of each of ``numbers``; their entry ids."""
+    payloads = [encode(message_for(n)) for n in numbers]
+    key = store.keys.lane(Lane.BULK)
+    ids = await store.batcher.execute(("EVAL", LOST_READ, 1, key, *payloads))
+    return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
+
+@asynccontextmanager
+async def engine_e1(store: Store) -> AsyncIterator[Rig]:
+    """The simulator and an engine whose consumer is "e1"."""
+    async with open_simulator(quiet_sim()) as sim:
+        _, port = await sim.listen("127.0.0.1", 0)
+        metrics = Metrics()
+        async with open_engine(named(port, store, "e1"), metrics=metrics, store=store) as engine:
+            yield Rig(sim, engine, store, metrics)
+
+
 async def test_a_read_whose_reply_was_lost_is_read_again(store: Store) -> None:
     """Redis handed entries to this engine's consumer but the reply never came back (a
     timeout): after the failure the reader reads its own pending entries again."""
-    async with open_simulator(quiet_sim()) as sim:
-        _, port = await sim.listen("127.0.0.1", 0)
-        config = named(port, store, "e1")
-        metrics = Metrics()
-        async with open_engine(config, metrics=metrics, store=store) as engine:
-            rig = Rig(sim, engine, store, metrics)
-            # Queue 5 and read them as "e1" at once, so the engine's own reads cannot come
-            # in between: Redis holds them pending to "e1", the engine never saw them.
-            lost_read = """
-            for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'e', ARGV[i]) end
-            redis.call('XREADGROUP', 'GROUP', 'senders', 'e1', 'COUNT', #ARGV,
-                       'STREAMS', KEYS[1], '>')
-            """
-            key = store.keys.lane(Lane.BULK)
-            payloads = [encode(message_for(n)) for n in range(5)]
-            await store.batcher.execute(("EVAL", lost_read, 1, key, *payloads))
-            await store.queues.push(Lane.BULK, message_for(5))  # a marker after them
-            await rig.wait_delivered(1)
-            # The engine has read past them: pending to "e1", they are unknown to it.
-            assert rig.received(0, 6) == [0] * 5 + [1]
-            engine.outbox._lost_reads = True  # what a failed read sets
-            await rig.wait_delivered(6)
-        assert rig.received(0, 6) == [1] * 6
+    async with engine_e1(store) as rig:
+        await lose_a_read(store, range(5))
+        await store.queues.push(Lane.BULK, message_for(5))  # a marker after them
+        await rig.wait_delivered(1)
+        # The engine has read past them: pending to "e1", they are unknown to it.
+        assert rig.received(0, 6) == [0] * 5 + [1]
+        rig.engine.outbox._lost_reads = True  # what a failed read sets
+        await rig.wait_delivered(6)
+    assert rig.received(0, 6) == [1] * 6
 
 
 async def test_an_entry_finished_while_pending_entries_are_read_is_not_sent_again(
@@ -207,35 +224,21 @@ async def test_an_entry_finished_while_pending_entries_are_read_is_not_sent_agai
 ) -> None:
     """The reply to a read of pending entries can be older than a finish confirmed while it
     was on its way (both in one Redis batch): what was acknowledged meanwhile is skipped."""
-    async with open_simulator(quiet_sim()) as sim:
-        _, port = await sim.listen("127.0.0.1", 0)
-        config = named(port, store, "e1")
-        metrics = Metrics()
-        async with open_engine(config, metrics=metrics, store=store) as engine:
-            rig = Rig(sim, engine, store, metrics)
-            lost_read = """
-            local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
-            redis.call('XREADGROUP', 'GROUP', 'senders', 'e1', 'COUNT', 1,
-                       'STREAMS', KEYS[1], '>')
-            return id
-            """
-            key = store.keys.lane(Lane.BULK)
-            payload = encode(message_for(0))
-            pending = await store.batcher.execute(("EVAL", lost_read, 1, key, payload))
-            entry_id = pending.decode() if isinstance(pending, bytes) else str(pending)
-            real = store.queues.read_pending
+    async with engine_e1(store) as rig:
+        (entry_id,) = await lose_a_read(store, range(1))
+        real = store.queues.read_pending
 
-            async def stale_read(lane: Lane, consumer: str) -> list[QueuedMessage]:
-                entries = await real(lane, consumer)
-                if lane is Lane.BULK:  # confirmed finished while this reply was coming back
-                    engine.outbox._finished_ids([entry_id])
-                return entries
+        async def stale_read(lane: Lane, consumer: str) -> list[QueuedMessage]:
+            entries = await real(lane, consumer)
+            if lane is Lane.BULK:  # confirmed finished while this reply was coming back
+                rig.engine.outbox._finished_ids([entry_id])
+            return entries
 
-            monkeypatch.setattr(store.queues, "read_pending", stale_read)
-            engine.outbox._lost_reads = True
-            await store.queues.push(Lane.BULK, message_for(1))  # read after the recovery
-            await rig.wait_delivered(1)
-        assert rig.received(0, 2) == [0, 1]
+        monkeypatch.setattr(store.queues, "read_pending", stale_read)
+        rig.engine.outbox._lost_reads = True
+        await store.queues.push(Lane.BULK, message_for(1))  # read after the recovery
+        await rig.wait_delivered(1)
+    assert rig.received(0, 2) == [0, 1]
 
 
 TWO_CARRIERS = """
