@@ -121,7 +121,8 @@ def longest_stall(samples: list[tuple[float, int]]) -> float:
 # --- Redis ------------------------------------------------------------------------------------
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether Redis at ``url`` answers a PING within half a second."""
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         return bool(client.ping())
@@ -160,7 +161,7 @@ class PrivateRedis:
         args += ["--logfile", str(self.directory / "redis.log")]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while not _answers(self.url):  # PING fails while the AOF is loading
+        while not answers(self.url):  # PING fails while the AOF is loading
             if time.monotonic() > deadline or self._process.poll() is not None:
                 self.kill()
                 raise ScenarioFailed(f"redis-server did not start; see {self.directory}/redis.log")
